@@ -1,0 +1,222 @@
+//! The admin API (`/admin-api`): envelopes and per-route bodies.
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{ClientKey, Did};
+use crate::{ApplicationId, BlobId, ContextId, Hash, PublicKey};
+
+/// Every successful admin response: `{"data": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiResponse<T> {
+    /// The route's payload.
+    pub data: T,
+}
+
+impl<T> ApiResponse<T> {
+    /// Wraps a payload.
+    pub fn new(data: T) -> Self {
+        Self { data }
+    }
+}
+
+/// Every failed admin response: `{"error": {"code": <status>, "message": "…"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorResponse {
+    /// What went wrong.
+    pub error: ApiErrorBody,
+}
+
+/// The inside of [`ApiErrorResponse`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    /// The HTTP status code, repeated for clients that only see the body.
+    pub code: u16,
+    /// A sentence for a person: what was wrong with the request.
+    pub message: String,
+}
+
+impl ApiErrorResponse {
+    /// Builds the body for a status and a message.
+    pub fn new(code: u16, message: impl Into<String>) -> Self {
+        Self {
+            error: ApiErrorBody {
+                code,
+                message: message.into(),
+            },
+        }
+    }
+}
+
+/// `GET /health` → `{"data": {"status": "alive"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthStatus {
+    /// Always `"alive"` when the node answers.
+    pub status: String,
+}
+
+impl HealthStatus {
+    /// The only status a live node reports.
+    pub fn alive() -> Self {
+        Self {
+            status: "alive".to_owned(),
+        }
+    }
+}
+
+/// An empty object payload, `{}` (e.g. `DELETE /identity/keys`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}
+
+/// `POST /install-application`: download `url`, check it against `hash`, install.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallApplicationRequest {
+    /// Where the wasm bytes are (`http://` or `https://`).
+    pub url: String,
+    /// SHA-256 of the content; when given, a mismatch installs nothing.
+    #[serde(default)]
+    pub hash: Option<Hash>,
+    /// Opaque bytes stored with the application.
+    #[serde(default)]
+    pub metadata: Vec<u8>,
+}
+
+/// `POST /dev/install-application`: install from a file on the node's machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallDevApplicationRequest {
+    /// Absolute path of a `.wasm` file readable by the node.
+    pub path: String,
+    /// Opaque bytes stored with the application.
+    #[serde(default)]
+    pub metadata: Vec<u8>,
+}
+
+/// Both install routes answer `{"data": {"applicationId": …}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallApplicationResponse {
+    /// The id of the installed application.
+    pub application_id: ApplicationId,
+}
+
+/// An installed application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Application {
+    /// Content address of the application.
+    pub id: ApplicationId,
+    /// The blob holding the wasm bytes.
+    pub blob: BlobId,
+    /// Size of the wasm bytes.
+    pub size: u64,
+    /// Where the bytes came from (`https://…` or `file://…`).
+    pub source: String,
+    /// Opaque bytes given at install.
+    pub metadata: Vec<u8>,
+}
+
+/// `GET /applications`, `GET /dev/applications` → `{"data": {"apps": […]}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListApplicationsResponse {
+    /// Every installed application.
+    pub apps: Vec<Application>,
+}
+
+/// A context: one running instance of an application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Context {
+    /// The context's id.
+    pub id: ContextId,
+    /// The application it runs.
+    pub application_id: ApplicationId,
+    /// Hash of the last committed transaction (all zeros before the first).
+    pub last_transaction_hash: Hash,
+    /// The state root the application committed last (all zeros before `init`).
+    pub root_hash: Hash,
+}
+
+/// `POST /contexts`, `POST /dev/contexts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateContextRequest {
+    /// The installed application to run.
+    pub application_id: ApplicationId,
+    /// Input bytes of the application's `init` (usually JSON text).
+    #[serde(default)]
+    pub initialization_params: Vec<u8>,
+}
+
+/// Answer to a context creation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateContextResponse {
+    /// The new context.
+    pub context: Context,
+    /// The identity the node created for itself as the context's first member.
+    pub member_public_key: PublicKey,
+}
+
+/// `GET /contexts/:id` → `{"data": {"context": …}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetContextResponse {
+    /// The context.
+    pub context: Context,
+}
+
+/// `GET /contexts`, `GET /dev/contexts` → `{"data": {"contexts": […]}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListContextsResponse {
+    /// Every context, in id order.
+    pub contexts: Vec<Context>,
+}
+
+/// `DELETE /contexts/:id` → `{"data": {"isDeleted": …}}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteContextResponse {
+    /// Whether a context was there to delete.
+    pub is_deleted: bool,
+}
+
+/// A member of a context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextUser {
+    /// The member's public key (base58).
+    pub user_id: String,
+    /// When the member joined, Unix milliseconds.
+    pub joined_at: u64,
+}
+
+/// `GET /contexts/:id/users` → `{"data": {"contextUsers": […]}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetContextUsersResponse {
+    /// The context's members.
+    pub context_users: Vec<ContextUser>,
+}
+
+/// `GET /contexts/:id/client-keys` → `{"data": {"clientKeys": […]}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetContextClientKeysResponse {
+    /// Client keys registered for this context.
+    pub client_keys: Vec<ClientKey>,
+}
+
+/// `GET /contexts/:id/storage` → `{"data": {"sizeInBytes": …}}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetContextStorageResponse {
+    /// Exact bytes of keys and values of the context's state.
+    pub size_in_bytes: u64,
+}
+
+/// `GET /did` → `{"data": {"did": …}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetDidResponse {
+    /// The node's DID document.
+    pub did: Did,
+}

@@ -1,0 +1,25 @@
+//! Wire types of the node server: every request, response, error and event that
+//! crosses `/admin-api`, `/jsonrpc` and `/ws`, with the exact field names and
+//! casing of the protocol (`shared/spec/PROTOCOL.md`).
+//!
+//! This is the crate client authors use, so it stays a leaf: serde and the id
+//! types of [`node_primitives`] only, no runtime, no transport.
+//!
+//! Where to start:
+//! - [`admin`]: the `{"data": …}` envelope, the JSON error body, and each admin
+//!   route's request and response.
+//! - [`auth`]: challenges, the wallet login body, root and client keys, the DID,
+//!   the per-request auth header names and the JWT shapes.
+//! - [`jsonrpc`]: the `query` / `mutate` / `execute` envelope, params, results
+//!   and the `{"type", "data"}` error family.
+//! - [`ws`]: subscribe / unsubscribe and the pushed context events.
+//!
+//! Casing follows the protocol even where it is inconsistent (`RootKey` is
+//! snake_case, `ClientKey` camelCase): clients depend on it.
+
+pub mod admin;
+pub mod auth;
+pub mod jsonrpc;
+pub mod ws;
+
+pub use node_primitives::{ApplicationId, BlobId, ContextId, Hash, ParseIdError, PublicKey};

@@ -1,0 +1,52 @@
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! One module per command; each shells out to cargo and the tools it needs and
+//! says what to install when a tool is missing.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod bench;
+mod build_apps;
+mod layering;
+mod serve;
+mod shell;
+mod test;
+
+use anyhow::{Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  serve               build the example apps and run a node on ./.dev-node
+  test [--quick]      every check and test: fmt, layering, example apps, cargo test,
+                      then clippy -D warnings and docs (--quick skips those two)
+  build-apps          build the example apps in apps/ to target/apps/<name>.wasm
+  layering            check the crate layering rules of ARCHITECTURE.md
+  bench [args…]       run the benchmarks (cargo bench --workspace [args…])
+";
+
+fn main() {
+    if let Err(err) = run() {
+        eprintln!("xtask: error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let command = args.next();
+    let rest: Vec<String> = args.collect();
+    match command.as_deref() {
+        Some("serve") => serve::run(&rest),
+        Some("test") => test::run(&rest),
+        Some("build-apps") => build_apps::run(&rest),
+        Some("layering") => layering::run(&rest),
+        Some("bench") => bench::run(&rest),
+        Some("help" | "-h" | "--help") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}

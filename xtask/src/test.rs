@@ -1,0 +1,125 @@
+//! `cargo xtask test`: every check and test of the project, in one command.
+//!
+//! Order: formatting, layering, the example apps (the tests load them), then
+//! clippy and docs with warnings denied (skipped with `--quick`), and last the
+//! whole test suite, whose totals close the output as one line
+//! `tests: N passed, N failed, N skipped`.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{build_apps, layering, shell};
+
+pub fn run(args: &[String]) -> Result<()> {
+    let mut quick = false;
+    for arg in args {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            other => bail!("test: unknown option `{other}` (only --quick)"),
+        }
+    }
+    shell::run(shell::cargo().args(["fmt", "--all", "--check"]))?;
+    layering::run(&[])?;
+    build_apps::run(&[])?;
+    if !quick {
+        shell::run(shell::cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
+        shell::run(
+            shell::cargo()
+                .args(["doc", "--workspace", "--no-deps"])
+                .env("RUSTDOCFLAGS", "-D warnings"),
+        )?;
+    }
+    run_tests()
+}
+
+/// Runs `cargo test --workspace`, echoing its output and adding up its results.
+fn run_tests() -> Result<()> {
+    let mut cmd = shell::cargo();
+    cmd.args(["test", "--workspace", "--no-fail-fast"])
+        .stdout(Stdio::piped());
+    eprintln!("$ {}", shell::describe(&cmd));
+    let mut child = cmd.spawn().context("could not start cargo test")?;
+    let stdout = child.stdout.take().context("cargo test has no stdout")?;
+    let mut totals = Totals::default();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.context("reading cargo test output")?;
+        println!("{line}");
+        totals.add_line(&line);
+    }
+    let status = child.wait().context("waiting for cargo test")?;
+    println!(
+        "tests: {} passed, {} failed, {} skipped",
+        totals.passed, totals.failed, totals.skipped
+    );
+    if !status.success() {
+        bail!("cargo test failed ({status})");
+    }
+    if totals.passed == 0 {
+        bail!("cargo test ran no test");
+    }
+    Ok(())
+}
+
+/// Sums of the `test result:` lines of cargo test.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+    skipped: u64,
+}
+
+impl Totals {
+    /// Adds a line like `test result: ok. 3 passed; 0 failed; 1 ignored; …`.
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(label), Some(count)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(count) = count.parse::<u64>() else {
+                continue;
+            };
+            match label {
+                "passed" => self.passed += count,
+                "failed" => self.failed += count,
+                "ignored" => self.skipped += count,
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adds_up_result_lines() {
+        let mut totals = Totals::default();
+        totals.add_line(
+            "test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s",
+        );
+        totals.add_line("test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured");
+        totals.add_line("running 3 tests");
+        assert_eq!(
+            totals,
+            Totals {
+                passed: 5,
+                failed: 1,
+                skipped: 1
+            }
+        );
+    }
+}
