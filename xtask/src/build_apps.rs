@@ -113,10 +113,8 @@ fn debian_web_usable() -> bool {
     if !Path::new(DEBIAN_CARGO).is_file() || !shell::on_path("wasm-ld") {
         return false;
     }
-    debian_sysroot().is_some_and(|sysroot| {
-        sysroot.join("lib/rustlib/src/rust/library").is_dir()
-            && sysroot.join(format!("lib/rustlib/{TARGET}")).is_dir()
-    })
+    // Debian ships no prebuilt wasm32 std: it is built from these sources.
+    debian_sysroot().is_some_and(|sysroot| sysroot.join("lib/rustlib/src/rust/library").is_dir())
 }
 
 fn debian_sysroot() -> Option<PathBuf> {
