@@ -1,7 +1,35 @@
 //! Wallet login and request authentication, as pure logic over bytes.
 //!
-//! This crate will hold node-signed single-use challenges, NEAR (NEP-413) and
-//! MetaMask (EIP-191) signature verification, root and client key rules
-//! (first login becomes root, atomically), the five per-request auth headers,
-//! and HS256 JWT access / refresh tokens. Keys are kept through a key-store
-//! trait; nothing here knows HTTP or the `node` crate.
+//! Nothing here speaks HTTP or touches the node: the server crates hand in
+//! parsed bodies and header pairs, and keys live behind the [`KeyStore`] trait.
+//!
+//! Where to start:
+//! - [`Authenticator`]: the one object the server holds. It issues challenges,
+//!   verifies logins (NEAR NEP-413 in [`near`], MetaMask EIP-191 in [`eth`]) and
+//!   registers keys, authenticates requests by the five auth headers or a bearer
+//!   JWT, and issues and rotates tokens.
+//! - [`NodeIdentity`]: the node's own ed25519 key, which signs challenges.
+//! - [`KeyStore`] / [`KeyState`]: where root keys, client keys, used challenges
+//!   and live refresh tokens are kept; every change is one atomic update.
+//!
+//! Every check that can fail returns an [`AuthError`]; no input can panic.
+
+mod authenticator;
+mod challenge;
+mod client_key;
+mod error;
+pub mod eth;
+mod headers;
+mod identity;
+mod jwt;
+mod login;
+pub mod near;
+mod store;
+
+pub use authenticator::{AuthConfig, Authenticator, Principal};
+pub use client_key::ClientPublicKey;
+pub use error::AuthError;
+pub use headers::AuthHeaders;
+pub use identity::NodeIdentity;
+pub use login::LoginOutcome;
+pub use store::{KeyState, KeyStore, MemoryKeyStore};

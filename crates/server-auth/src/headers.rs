@@ -1,0 +1,145 @@
+//! The five per-request auth headers (`wallet_type`, `signing_key`,
+//! `signature`, `challenge`, `context_id`), also accepted with `-` for `_`.
+
+use node_primitives::ContextId;
+use server_primitives::auth::{WalletType, header};
+
+use crate::AuthError;
+
+/// Longest accepted `challenge` (bytes, decoded): the SDK sends a 32-byte digest.
+const MAX_CHALLENGE_LEN: usize = 1024;
+
+/// The parsed auth headers of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthHeaders {
+    /// The wallet type the client claims (parsed, otherwise unused).
+    pub wallet_type: WalletType,
+    /// The client key, as registered.
+    pub signing_key: String,
+    /// The 64-byte ed25519 signature.
+    pub signature: [u8; 64],
+    /// The signed bytes.
+    pub challenge: Vec<u8>,
+    /// The context the request is for, if given.
+    pub context_id: Option<ContextId>,
+}
+
+/// Which header a name means, if any.
+fn known(name: &str) -> Option<&'static str> {
+    [
+        header::WALLET_TYPE,
+        header::SIGNING_KEY,
+        header::SIGNATURE,
+        header::CHALLENGE,
+        header::CONTEXT_ID,
+    ]
+    .into_iter()
+    .find(|known| {
+        name.len() == known.len()
+            && name
+                .bytes()
+                .zip(known.bytes())
+                .all(|(got, want)| got.eq_ignore_ascii_case(&want) || (want == b'_' && got == b'-'))
+    })
+}
+
+impl AuthHeaders {
+    /// Parses the auth headers out of a request's header pairs. Absent when
+    /// none of the five is present; an error when they are present but
+    /// incomplete, repeated or malformed.
+    ///
+    /// # Errors
+    /// [`AuthError::Unauthorized`].
+    pub fn parse<'a>(
+        headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<Option<Self>, AuthError> {
+        let malformed = AuthError::Unauthorized("malformed auth headers");
+        let mut found: [Option<&[u8]>; 5] = [None; 5];
+        let order = [
+            header::WALLET_TYPE,
+            header::SIGNING_KEY,
+            header::SIGNATURE,
+            header::CHALLENGE,
+            header::CONTEXT_ID,
+        ];
+        for (name, value) in headers {
+            let Some(which) = known(name) else { continue };
+            let slot = order
+                .iter()
+                .position(|candidate| *candidate == which)
+                .expect("known() returns one of the five");
+            if found[slot].replace(value).is_some() {
+                return Err(malformed);
+            }
+        }
+        if found.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        let text = |slot: usize| -> Result<&str, AuthError> {
+            let value = found[slot].ok_or(AuthError::Unauthorized("missing auth header"))?;
+            std::str::from_utf8(value)
+                .map_err(|_| AuthError::Unauthorized("malformed auth headers"))
+        };
+        let wallet_type = serde_json::from_str(text(0)?)
+            .map_err(|_| AuthError::Unauthorized("malformed wallet_type header"))?;
+        let signing_key = text(1)?.to_owned();
+        let signature_text = text(2)?;
+        let mut signature = [0u8; 64];
+        if signature_text.len() > 100 || bs58::decode(signature_text).onto(&mut signature) != Ok(64)
+        {
+            return Err(AuthError::Unauthorized("malformed signature header"));
+        }
+        let challenge_text = text(3)?;
+        if challenge_text.len() > MAX_CHALLENGE_LEN * 2 {
+            return Err(AuthError::Unauthorized("challenge header too long"));
+        }
+        let challenge = bs58::decode(challenge_text)
+            .into_vec()
+            .map_err(|_| AuthError::Unauthorized("malformed challenge header"))?;
+        let context_id = match found[4] {
+            None => None,
+            Some(_) => Some(
+                text(4)?
+                    .parse()
+                    .map_err(|_| AuthError::Unauthorized("malformed context_id header"))?,
+            ),
+        };
+        Ok(Some(Self {
+            wallet_type,
+            signing_key,
+            signature,
+            challenge,
+            context_id,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_with_underscores_hyphens_and_any_case() {
+        assert_eq!(known("signing_key"), Some(header::SIGNING_KEY));
+        assert_eq!(known("Signing-Key"), Some(header::SIGNING_KEY));
+        assert_eq!(known("signing key"), None);
+        assert_eq!(known("wallet_typ"), None);
+    }
+
+    #[test]
+    fn no_auth_headers_is_not_an_error() {
+        let headers = [("content-type", b"application/json".as_slice())];
+        assert_eq!(AuthHeaders::parse(headers), Ok(None));
+    }
+
+    #[test]
+    fn incomplete_or_repeated_headers_are_refused() {
+        let incomplete = [("signing_key", b"4XTTM".as_slice())];
+        assert!(AuthHeaders::parse(incomplete).is_err());
+        let repeated = [
+            ("signing_key", b"a".as_slice()),
+            ("signing-key", b"b".as_slice()),
+        ];
+        assert!(AuthHeaders::parse(repeated).is_err());
+    }
+}
