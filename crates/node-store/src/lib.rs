@@ -1,9 +1,19 @@
 //! Typed tables over the node's embedded database (redb), one file in the
 //! node's home.
 //!
-//! This crate will hold the schema of DESIGN §5: applications, content-addressed
-//! blobs, the compiled-module cache, contexts, per-context state
-//! (`context id ‖ key → value`), members, root and client keys, refresh tokens
-//! and the bounded per-context event log, with a group-commit path that batches
-//! concurrent mutations into one durable transaction. Only the `node` crate and
-//! the binary use it.
+//! Where to start: [`Store`] opens the file and hands out [`Snapshot`]s (MVCC
+//! readers that never wait for writers) and applies [`ContextCommit`]s, several
+//! at once in one durable transaction ([`Store::commit`]), which is what group
+//! commit builds on. The records are in [`records`]; the table layout is in
+//! `tables.rs`.
+//!
+//! Only the `node` crate and the binary use this crate.
+
+mod error;
+pub mod records;
+mod store;
+mod tables;
+
+pub use error::StoreError;
+pub use records::{ApplicationRecord, ContextCommit, ContextRecord, EventRecord};
+pub use store::{Snapshot, Store};

@@ -1,0 +1,72 @@
+//! The records the store keeps, and a commit of one context's call.
+
+use std::collections::BTreeMap;
+
+use node_primitives::{ApplicationId, BlobId, ContextId, Hash};
+use serde::{Deserialize, Serialize};
+
+/// An installed application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationRecord {
+    /// Its id.
+    pub id: ApplicationId,
+    /// The blob holding its wasm bytes.
+    pub blob: BlobId,
+    /// Size of the wasm bytes.
+    pub size: u64,
+    /// Where the bytes came from.
+    pub source: String,
+    /// Opaque bytes given at install.
+    pub metadata: Vec<u8>,
+    /// When it was installed, Unix milliseconds.
+    pub installed_at: u64,
+}
+
+/// A context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContextRecord {
+    /// Its id.
+    pub id: ContextId,
+    /// The application it runs.
+    pub application_id: ApplicationId,
+    /// The state root the application committed last (zero: uninitialised).
+    pub root_hash: Hash,
+    /// Hash of the last committed transaction.
+    pub last_transaction_hash: Hash,
+    /// Sequence number of the last event record (0: none yet).
+    pub last_seq: u64,
+    /// Height of the last stored replication delta (0: none yet).
+    pub delta_height: u64,
+    /// The last `time_now` value the context saw, nanoseconds.
+    pub last_time_ns: u64,
+    /// When it was created, Unix milliseconds.
+    pub created_at: u64,
+}
+
+/// What a committed call published, stored per context under its sequence number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Per-context sequence number, from 1.
+    pub seq: u64,
+    /// The transaction that produced it.
+    pub transaction_hash: Hash,
+    /// The state root after it.
+    pub root_hash: Hash,
+    /// Events the application emitted: `(kind, data)`.
+    pub events: Vec<(String, Vec<u8>)>,
+}
+
+/// Everything one successful call changes, applied atomically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextCommit {
+    /// The context's record after the call.
+    pub context: ContextRecord,
+    /// State writes: `Some(value)` sets, `None` removes.
+    pub writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// The call's event record, if it publishes one.
+    pub event: Option<EventRecord>,
+    /// How many event records to keep for this context (older ones are dropped).
+    pub keep_events: u64,
+    /// The replication artifact, stored at `context.delta_height`.
+    pub delta: Option<Vec<u8>>,
+}

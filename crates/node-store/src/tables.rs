@@ -1,0 +1,58 @@
+//! The table layout. Keys are raw bytes; composite keys concatenate fixed-size
+//! parts (ids are 32 bytes, sequence numbers and heights big-endian u64) so
+//! that a context's rows are one contiguous, ordered range.
+
+use std::ops::Bound;
+
+use redb::TableDefinition;
+
+/// `blob id → bytes`.
+pub(crate) const BLOBS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("blobs");
+/// `application id → ApplicationRecord (JSON)`.
+pub(crate) const APPLICATIONS: TableDefinition<'_, &[u8], &[u8]> =
+    TableDefinition::new("applications");
+/// `blob id ‖ engine fingerprint (u64 BE) → serialized compiled module`.
+pub(crate) const COMPILED: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("compiled");
+/// `context id → ContextRecord (JSON)`.
+pub(crate) const CONTEXTS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("contexts");
+/// `context id ‖ key → value`.
+pub(crate) const STATE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("state");
+/// `context id ‖ seq (u64 BE) → EventRecord (JSON)`.
+pub(crate) const EVENTS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("events");
+/// `context id ‖ height (u64 BE) → replication artifact`.
+pub(crate) const DELTAS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("deltas");
+/// `name → bytes`: node-wide values (identity, secrets, auth state).
+pub(crate) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+
+/// `prefix ‖ suffix`.
+pub(crate) fn join(prefix: &[u8], suffix: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + suffix.len());
+    key.extend_from_slice(prefix);
+    key.extend_from_slice(suffix);
+    key
+}
+
+/// The key range of every row of one context: `[id, id + 1)`, or `[id, ∞)`
+/// for the all-`0xFF` id.
+pub(crate) fn context_range(id: &[u8; 32]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let mut end = id.to_vec();
+    let end = loop {
+        match end.pop() {
+            None => break Bound::Unbounded,
+            Some(u8::MAX) => {}
+            Some(byte) => {
+                end.push(byte + 1);
+                break Bound::Excluded(end);
+            }
+        }
+    };
+    (Bound::Included(id.to_vec()), end)
+}
+
+/// Borrows a range of owned keys as a range of key slices.
+pub(crate) fn as_slices(range: &(Bound<Vec<u8>>, Bound<Vec<u8>>)) -> (Bound<&[u8]>, Bound<&[u8]>) {
+    (
+        range.0.as_ref().map(Vec::as_slice),
+        range.1.as_ref().map(Vec::as_slice),
+    )
+}
