@@ -38,6 +38,17 @@ fn storage_key(caller: &mut Ctx<'_>, ptr: u64) -> Result<Vec<u8>, HostError> {
     read_bytes(caller, key.ptr, key.len)
 }
 
+/// Puts a found value into register `reg` and answers 1, or answers 0.
+fn found(caller: &mut Ctx<'_>, reg: u64, value: Option<Vec<u8>>) -> Result<u32, CallError> {
+    match value {
+        Some(value) => {
+            caller.data_mut().set_register(reg, value)?;
+            Ok(1)
+        }
+        None => Ok(0),
+    }
+}
+
 fn fixed_32(
     caller: &mut Ctx<'_>,
     ptr: u64,
@@ -262,13 +273,7 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                     .storage
                     .get(&key)
                     .map_err(HostError::Storage)?;
-                match value {
-                    Some(value) => {
-                        caller.data_mut().set_register(reg, value)?;
-                        Ok(1)
-                    }
-                    None => Ok(0),
-                }
+                found(caller, reg, value)
             })
         },
     )?;
@@ -285,13 +290,7 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                     .remove(&key)
                     .map_err(HostError::Storage)?;
                 caller.data_mut().wrote = true;
-                match removed {
-                    Some(value) => {
-                        caller.data_mut().set_register(reg, value)?;
-                        Ok(1)
-                    }
-                    None => Ok(0),
-                }
+                found(caller, reg, removed)
             })
         },
     )?;
@@ -313,13 +312,7 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                     .set(&key, &value)
                     .map_err(HostError::Storage)?;
                 caller.data_mut().wrote = true;
-                match previous {
-                    Some(previous) => {
-                        caller.data_mut().set_register(reg, previous)?;
-                        Ok(1)
-                    }
-                    None => Ok(0),
-                }
+                found(caller, reg, previous)
             })
         },
     )?;
