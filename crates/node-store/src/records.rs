@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use node_primitives::{ApplicationId, BlobId, ContextId, Hash};
+use node_primitives::{ApplicationId, BlobId, ContextId, Hash, PublicKey};
 use serde::{Deserialize, Serialize};
 
 /// An installed application.
@@ -41,6 +41,9 @@ pub struct ContextRecord {
     pub last_time_ns: u64,
     /// When it was created, Unix milliseconds.
     pub created_at: u64,
+    /// Public keys of the context's members, first the creator.
+    #[serde(default)]
+    pub members: Vec<PublicKey>,
 }
 
 /// What a committed call published, stored per context under its sequence number.

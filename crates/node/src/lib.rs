@@ -1,7 +1,29 @@
 //! The node: applications, contexts, call execution and the event bus.
 //!
-//! This crate will hold the node's public handle that every server crate talks
-//! to: install / list / uninstall applications, create / get / list / delete
-//! contexts, `query` and `mutate` calls (one writer per context, atomic commit
-//! only on success), per-context members and storage size, and the in-process
-//! event bus with per-context sequence numbers and a bounded replay log.
+//! [`Node`] is the handle every server crate talks to. It owns the store
+//! (`node-store`) and the wasm runtime (`node-runtime`) and guarantees:
+//! - a `mutate` commits its writes, the new root hash, its replication delta
+//!   and its event record in one durable transaction, **only if the call
+//!   succeeded**, and answers only after that commit is durable;
+//! - mutations of one context run one at a time, in order; different contexts
+//!   run in parallel and their commits share fsyncs (group commit);
+//! - queries read a snapshot and never wait for writers;
+//! - every committed mutation is published on the event bus with its
+//!   per-context sequence number, after it is durable.
+//!
+//! The API is blocking (wasm runs on the caller's thread); async callers use
+//! `spawn_blocking`.
+
+mod committer;
+mod config;
+mod error;
+mod events;
+mod node;
+mod overlay;
+
+pub use config::NodeConfig;
+pub use error::NodeError;
+pub use events::NodeEvent;
+pub use node::{CallOutput, Node};
+pub use node_runtime::{CallError, Event, HostError, InstallError, Limits, TrapKind};
+pub use node_store::{ApplicationRecord, ContextRecord, EventRecord};

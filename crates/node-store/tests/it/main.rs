@@ -15,6 +15,7 @@ fn context(id: u8) -> ContextRecord {
         delta_height: 0,
         last_time_ns: 0,
         created_at: 1,
+        members: vec![],
     }
 }
 

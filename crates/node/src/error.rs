@@ -1,0 +1,48 @@
+//! The node's error.
+
+use node_primitives::{ApplicationId, ContextId};
+use node_runtime::{CallError, InstallError};
+use node_store::StoreError;
+
+/// Why a node operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// No such context.
+    #[error("context {0} not found")]
+    ContextNotFound(ContextId),
+    /// No such application.
+    #[error("application {0} is not installed")]
+    ApplicationNotFound(ApplicationId),
+    /// The context's `init` never committed.
+    #[error("context {0} is not initialised")]
+    Uninitialized(ContextId),
+    /// Clients may not call this method.
+    #[error("method {0:?} is reserved and cannot be called by clients")]
+    ReservedMethod(String),
+    /// The module was refused at install.
+    #[error(transparent)]
+    Install(#[from] InstallError),
+    /// The application call failed; nothing was committed.
+    #[error("{error}")]
+    Call {
+        /// Why.
+        error: CallError,
+        /// Log lines the call wrote before failing.
+        logs: Vec<String>,
+    },
+    /// The call broke a rule of the node (e.g. changed state without a delta).
+    #[error("{0}")]
+    Rejected(String),
+    /// The operation conflicts with the node's state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The input is too large.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Anything else that is the node's fault.
+    #[error("internal: {0}")]
+    Internal(String),
+}

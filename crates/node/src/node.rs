@@ -1,0 +1,558 @@
+//! The node handle.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use node_primitives::{ApplicationId, BlobId, ContextId, Hash, PublicKey};
+use node_runtime::{Call, CompiledModule, Mode, Outcome, Runtime, SystemEnvironment};
+use node_store::{ApplicationRecord, ContextCommit, ContextRecord, EventRecord, Store};
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::committer::Committer;
+use crate::overlay::{Blobs, Overlay, Writes};
+use crate::{NodeConfig, NodeError, NodeEvent};
+
+/// What a successful call returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallOutput {
+    /// The method's return bytes (JSON from SDK apps), if it returned a value.
+    pub returns: Option<Vec<u8>>,
+    /// Log lines the call wrote.
+    pub logs: Vec<String>,
+    /// The committed event record (mutations only).
+    pub record: Option<Arc<EventRecord>>,
+}
+
+/// The node: cheap to clone, safe to share between threads.
+#[derive(Debug, Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<Store>,
+    runtime: Runtime,
+    config: NodeConfig,
+    committer: Committer,
+    modules: Mutex<HashMap<ApplicationId, CompiledModule>>,
+    lanes: Mutex<HashMap<ContextId, Arc<Mutex<()>>>>,
+    events: broadcast::Sender<NodeEvent>,
+    compilations: AtomicU64,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+fn random_32() -> Result<[u8; 32], NodeError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|err| NodeError::Internal(format!("randomness: {err}")))?;
+    Ok(bytes)
+}
+
+/// The hash of a transaction: SHA-256 of the compact JSON of
+/// `{context_id, method, payload, prior_hash}` (PROTOCOL §2).
+fn transaction_hash(context: &ContextId, method: &str, payload: &[u8], prior: &Hash) -> Hash {
+    #[derive(Serialize)]
+    struct Transaction<'a> {
+        context_id: &'a ContextId,
+        method: &'a str,
+        payload: &'a [u8],
+        prior_hash: &'a Hash,
+    }
+    let json = serde_json::to_vec(&Transaction {
+        context_id: context,
+        method,
+        payload,
+        prior_hash: prior,
+    })
+    .expect("a transaction always serializes");
+    Hash::digest(json)
+}
+
+impl Node {
+    /// Opens (or creates) the node's database at `path`.
+    ///
+    /// # Errors
+    /// When the database or the wasm engine cannot be set up.
+    pub fn open(path: impl AsRef<Path>, config: NodeConfig) -> Result<Self, NodeError> {
+        let store = Arc::new(Store::open(path)?);
+        let runtime = Runtime::new(config.limits.clone()).map_err(NodeError::Internal)?;
+        let committer = Committer::start(store.clone(), config.max_commit_batch)?;
+        let (events, _) = broadcast::channel(config.event_bus_capacity.max(1));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                runtime,
+                config,
+                committer,
+                modules: Mutex::new(HashMap::new()),
+                lanes: Mutex::new(HashMap::new()),
+                events,
+                compilations: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The node's settings.
+    #[must_use]
+    pub fn config(&self) -> &NodeConfig {
+        &self.inner.config
+    }
+
+    /// How many modules this node compiled from wasm since it opened (the
+    /// others came from the compiled-module cache).
+    #[must_use]
+    pub fn compilations(&self) -> u64 {
+        self.inner.compilations.load(Ordering::Relaxed)
+    }
+
+    /// Receives every committed mutation from now on.
+    #[must_use]
+    pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Event records of a context after sequence number `after`, oldest first.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn events_after(
+        &self,
+        context: &ContextId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, NodeError> {
+        Ok(self
+            .inner
+            .store
+            .snapshot()?
+            .events_after(context, after, limit)?)
+    }
+
+    /// Installs an application from its wasm bytes: validated, compiled once,
+    /// stored with its compiled form. The id is the SHA-256 of the bytes, so
+    /// installing the same bytes again is a no-op that returns the same id.
+    ///
+    /// # Errors
+    /// [`NodeError::Install`] naming what is wrong with the module,
+    /// [`NodeError::TooLarge`], or the store's error.
+    pub fn install_application(
+        &self,
+        wasm: &[u8],
+        source: &str,
+        metadata: &[u8],
+    ) -> Result<ApplicationRecord, NodeError> {
+        if wasm.len() > self.inner.config.max_application_size {
+            return Err(NodeError::TooLarge(format!(
+                "application of {} bytes exceeds the limit of {} bytes",
+                wasm.len(),
+                self.inner.config.max_application_size
+            )));
+        }
+        let hash = Hash::digest(wasm);
+        let blob = BlobId::from_bytes(hash.to_bytes());
+        let id = ApplicationId::from_bytes(hash.to_bytes());
+        let (module, compiled) = self.inner.runtime.compile(wasm)?;
+        self.inner.compilations.fetch_add(1, Ordering::Relaxed);
+        let record = ApplicationRecord {
+            id,
+            blob,
+            size: wasm.len() as u64,
+            source: source.to_owned(),
+            metadata: metadata.to_vec(),
+            installed_at: now_ms(),
+        };
+        self.inner.store.put_blob(&blob, wasm)?;
+        self.inner
+            .store
+            .put_application(&record, self.inner.runtime.fingerprint(), &compiled)?;
+        self.inner
+            .modules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, module);
+        Ok(record)
+    }
+
+    /// Every installed application.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn applications(&self) -> Result<Vec<ApplicationRecord>, NodeError> {
+        Ok(self.inner.store.snapshot()?.applications()?)
+    }
+
+    /// One application.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn application(&self, id: &ApplicationId) -> Result<Option<ApplicationRecord>, NodeError> {
+        Ok(self.inner.store.snapshot()?.application(id)?)
+    }
+
+    /// Uninstalls an application no context uses.
+    ///
+    /// # Errors
+    /// [`NodeError::Conflict`] while a context uses it, or the store's error.
+    pub fn uninstall_application(&self, id: &ApplicationId) -> Result<bool, NodeError> {
+        let users = self
+            .contexts()?
+            .into_iter()
+            .filter(|context| context.application_id == *id)
+            .count();
+        if users > 0 {
+            return Err(NodeError::Conflict(format!(
+                "application {id} is used by {users} context(s); delete them first"
+            )));
+        }
+        self.inner
+            .modules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+        Ok(self.inner.store.delete_application(id)?)
+    }
+
+    /// The compiled module of an application: from memory, else from the
+    /// compiled-module cache, else compiled from its blob.
+    fn module(&self, id: &ApplicationId) -> Result<CompiledModule, NodeError> {
+        if let Some(module) = self
+            .inner
+            .modules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+        {
+            return Ok(module.clone());
+        }
+        let snapshot = self.inner.store.snapshot()?;
+        let record = snapshot
+            .application(id)?
+            .ok_or(NodeError::ApplicationNotFound(*id))?;
+        let fingerprint = self.inner.runtime.fingerprint();
+        let cached = snapshot
+            .compiled(&record.blob, fingerprint)?
+            .and_then(|bytes| self.inner.runtime.load(&bytes).ok());
+        let module = match cached {
+            Some(module) => module,
+            None => {
+                let wasm = snapshot
+                    .blob(&record.blob)?
+                    .ok_or(NodeError::ApplicationNotFound(*id))?;
+                let (module, compiled) = self.inner.runtime.compile(&wasm)?;
+                self.inner.compilations.fetch_add(1, Ordering::Relaxed);
+                self.inner
+                    .store
+                    .put_compiled(&record.blob, fingerprint, &compiled)?;
+                module
+            }
+        };
+        self.inner
+            .modules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(*id, module.clone());
+        Ok(module)
+    }
+
+    /// Creates a context of an installed application and runs its `init` with
+    /// `init_params`; the context exists only if `init` commits.
+    ///
+    /// # Errors
+    /// [`NodeError::ApplicationNotFound`], [`NodeError::Call`] when `init` fails,
+    /// or the store's error.
+    pub fn create_context(
+        &self,
+        application: &ApplicationId,
+        init_params: &[u8],
+    ) -> Result<(ContextRecord, PublicKey), NodeError> {
+        self.module(application)?;
+        let id = ContextId::from_bytes(
+            ed25519_dalek::SigningKey::from_bytes(&random_32()?)
+                .verifying_key()
+                .to_bytes(),
+        );
+        let member_secret = random_32()?;
+        let member = PublicKey::from_bytes(
+            ed25519_dalek::SigningKey::from_bytes(&member_secret)
+                .verifying_key()
+                .to_bytes(),
+        );
+        let record = ContextRecord {
+            id,
+            application_id: *application,
+            root_hash: Hash::ZERO,
+            last_transaction_hash: Hash::ZERO,
+            last_seq: 0,
+            delta_height: 0,
+            last_time_ns: 0,
+            created_at: now_ms(),
+            members: vec![member],
+        };
+        let lane = self.lane(&id);
+        let _writer = lane.lock().unwrap_or_else(PoisonError::into_inner);
+        self.execute(record, "init", init_params, member, true)?;
+        self.inner
+            .store
+            .put_meta(&format!("member-secret/{id}/{member}"), &member_secret)?;
+        let context = self.context(&id)?.ok_or(NodeError::ContextNotFound(id))?;
+        Ok((context, member))
+    }
+
+    /// One context.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn context(&self, id: &ContextId) -> Result<Option<ContextRecord>, NodeError> {
+        Ok(self.inner.store.snapshot()?.context(id)?)
+    }
+
+    /// Every context, in id order.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn contexts(&self) -> Result<Vec<ContextRecord>, NodeError> {
+        Ok(self.inner.store.snapshot()?.contexts()?)
+    }
+
+    /// Deletes a context and all its state. Waits for a running mutation.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn delete_context(&self, id: &ContextId) -> Result<bool, NodeError> {
+        let lane = self.lane(id);
+        let _writer = lane.lock().unwrap_or_else(PoisonError::into_inner);
+        let existed = self.inner.store.delete_context(id)?;
+        self.inner
+            .lanes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+        Ok(existed)
+    }
+
+    /// Exact bytes of keys and values of a context's state.
+    ///
+    /// # Errors
+    /// [`NodeError::ContextNotFound`], or the store's error.
+    pub fn storage_size(&self, id: &ContextId) -> Result<u64, NodeError> {
+        let snapshot = self.inner.store.snapshot()?;
+        snapshot
+            .context(id)?
+            .ok_or(NodeError::ContextNotFound(*id))?;
+        Ok(snapshot.state_size(id)?.1)
+    }
+
+    /// A read-only call on a snapshot; never waits for writers.
+    ///
+    /// # Errors
+    /// [`NodeError::ContextNotFound`], [`NodeError::Uninitialized`],
+    /// [`NodeError::ReservedMethod`], [`NodeError::Call`] (a write inside a
+    /// query included), or the store's error.
+    pub fn query(
+        &self,
+        context: &ContextId,
+        method: &str,
+        args: &[u8],
+        executor: Option<PublicKey>,
+    ) -> Result<CallOutput, NodeError> {
+        refuse_reserved(method)?;
+        let snapshot = Arc::new(self.inner.store.snapshot()?);
+        let record = snapshot
+            .context(context)?
+            .ok_or(NodeError::ContextNotFound(*context))?;
+        if record.root_hash.is_zero() {
+            return Err(NodeError::Uninitialized(*context));
+        }
+        let executor = executor
+            .or_else(|| record.members.first().copied())
+            .unwrap_or(PublicKey::from_bytes([0; 32]));
+        let (outcome, _) = self.run(&record, snapshot, method, args, executor, Mode::ReadOnly)?;
+        let logs = outcome.logs;
+        match outcome.returns {
+            Ok(returns) => Ok(CallOutput {
+                returns,
+                logs,
+                record: None,
+            }),
+            Err(error) => Err(NodeError::Call { error, logs }),
+        }
+    }
+
+    /// A call with write access: its writes, root hash, delta and event record
+    /// commit atomically and durably, only if it succeeds; then its events are
+    /// published. Mutations of one context run one at a time.
+    ///
+    /// # Errors
+    /// As [`Node::query`], plus [`NodeError::Rejected`] for a call that broke
+    /// a commit rule.
+    pub fn mutate(
+        &self,
+        context: &ContextId,
+        method: &str,
+        args: &[u8],
+        executor: Option<PublicKey>,
+    ) -> Result<CallOutput, NodeError> {
+        refuse_reserved(method)?;
+        let lane = self.lane(context);
+        let _writer = lane.lock().unwrap_or_else(PoisonError::into_inner);
+        let record = self
+            .context(context)?
+            .ok_or(NodeError::ContextNotFound(*context))?;
+        if record.root_hash.is_zero() {
+            return Err(NodeError::Uninitialized(*context));
+        }
+        let executor = executor
+            .or_else(|| record.members.first().copied())
+            .unwrap_or(PublicKey::from_bytes([0; 32]));
+        self.execute(record, method, args, executor, false)
+    }
+
+    /// The writer lock of a context.
+    fn lane(&self, id: &ContextId) -> Arc<Mutex<()>> {
+        self.inner
+            .lanes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(*id)
+            .or_default()
+            .clone()
+    }
+
+    /// Runs a method on a fresh instance; returns the outcome and the writes.
+    fn run(
+        &self,
+        record: &ContextRecord,
+        snapshot: Arc<node_store::Snapshot>,
+        method: &str,
+        args: &[u8],
+        executor: PublicKey,
+        mode: Mode,
+    ) -> Result<(Outcome, Writes), NodeError> {
+        let module = self.module(&record.application_id)?;
+        let writes = Writes::default();
+        let overlay = Overlay {
+            snapshot,
+            context: record.id,
+            writes: writes.clone(),
+        };
+        let (outcome, _) = self.inner.runtime.call(
+            &module,
+            Call {
+                method: method.to_owned(),
+                input: args.to_vec(),
+                context_id: record.id.to_bytes(),
+                executor_id: executor.to_bytes(),
+                mode,
+                storage: Box::new(overlay),
+                blobs: Some(Arc::new(Blobs(self.inner.store.clone()))),
+                fetch: None,
+                last_time_ns: record.last_time_ns,
+                environment: Box::new(SystemEnvironment),
+            },
+        );
+        Ok((outcome, writes))
+    }
+
+    /// Runs a mutation under the context's lane and commits it if it succeeds.
+    fn execute(
+        &self,
+        record: ContextRecord,
+        method: &str,
+        args: &[u8],
+        executor: PublicKey,
+        creating: bool,
+    ) -> Result<CallOutput, NodeError> {
+        let snapshot = Arc::new(self.inner.store.snapshot()?);
+        let (outcome, writes) =
+            self.run(&record, snapshot, method, args, executor, Mode::ReadWrite)?;
+        let returns = match outcome.returns {
+            Ok(returns) => returns,
+            Err(error) => {
+                return Err(NodeError::Call {
+                    error,
+                    logs: outcome.logs,
+                });
+            }
+        };
+        if creating && returns.is_some() {
+            return Err(NodeError::Rejected("init must not return a value".into()));
+        }
+        let writes = std::mem::take(&mut *writes.lock().unwrap_or_else(PoisonError::into_inner));
+        let (root_hash, delta) = match outcome.root_hash {
+            Some(_) if outcome.artifact.is_empty() => {
+                return Err(NodeError::Rejected(format!(
+                    "method {method:?} committed a new state root without a replication delta"
+                )));
+            }
+            Some(root) => (Hash::from_bytes(root), Some(outcome.artifact)),
+            None if !writes.is_empty() => {
+                return Err(NodeError::Rejected(format!(
+                    "method {method:?} wrote state without committing it"
+                )));
+            }
+            None if creating => {
+                return Err(NodeError::Rejected(
+                    "init did not commit a state root".into(),
+                ));
+            }
+            None => (record.root_hash, None),
+        };
+        let transaction = transaction_hash(&record.id, method, args, &record.last_transaction_hash);
+        let seq = record.last_seq + 1;
+        let event = EventRecord {
+            seq,
+            transaction_hash: transaction,
+            root_hash,
+            events: outcome
+                .events
+                .into_iter()
+                .map(|event| (event.kind, event.data))
+                .collect(),
+        };
+        let mut context = record;
+        context.root_hash = root_hash;
+        context.last_transaction_hash = transaction;
+        context.last_seq = seq;
+        context.last_time_ns = outcome.last_time_ns;
+        if delta.is_some() {
+            context.delta_height += 1;
+        }
+        let context_id = context.id;
+        self.inner.committer.commit(ContextCommit {
+            context,
+            writes: writes.into_iter().collect::<BTreeMap<_, _>>(),
+            event: Some(event.clone()),
+            keep_events: self.inner.config.keep_events,
+            delta,
+        })?;
+        let record = Arc::new(event);
+        // Nobody listening is fine.
+        let _ = self.inner.events.send(NodeEvent {
+            context_id,
+            record: record.clone(),
+        });
+        Ok(CallOutput {
+            returns,
+            logs: outcome.logs,
+            record: Some(record),
+        })
+    }
+}
+
+fn refuse_reserved(method: &str) -> Result<(), NodeError> {
+    if node_runtime::is_reserved_method(method) {
+        return Err(NodeError::ReservedMethod(method.to_owned()));
+    }
+    Ok(())
+}

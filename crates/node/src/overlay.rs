@@ -1,0 +1,77 @@
+//! The runtime's view of a context's state: a read snapshot plus the call's
+//! own writes, and the node's blob store.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use node_primitives::{BlobId, ContextId, Hash};
+use node_runtime::{BlobStore, Storage};
+use node_store::{Snapshot, Store};
+
+/// The writes of one call: `Some(value)` sets, `None` removes.
+pub(crate) type Writes = Arc<Mutex<BTreeMap<Vec<u8>, Option<Vec<u8>>>>>;
+
+/// Snapshot reads with the call's writes on top.
+pub(crate) struct Overlay {
+    pub snapshot: Arc<Snapshot>,
+    pub context: ContextId,
+    pub writes: Writes,
+}
+
+impl Overlay {
+    fn current(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        let writes = self.writes.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(value) = writes.get(key) {
+            return Ok(value.clone());
+        }
+        drop(writes);
+        self.snapshot
+            .state(&self.context, key)
+            .map_err(|err| err.to_string())
+    }
+
+    fn put(&self, key: &[u8], value: Option<Vec<u8>>) {
+        self.writes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.to_vec(), value);
+    }
+}
+
+impl Storage for Overlay {
+    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        self.current(key)
+    }
+
+    fn set(&mut self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        let previous = self.current(key)?;
+        self.put(key, Some(value.to_vec()));
+        Ok(previous)
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        let previous = self.current(key)?;
+        if previous.is_some() {
+            self.put(key, None);
+        }
+        Ok(previous)
+    }
+}
+
+/// The node's blobs, content-addressed by SHA-256.
+pub(crate) struct Blobs(pub Arc<Store>);
+
+impl BlobStore for Blobs {
+    fn put(&self, data: &[u8]) -> Result<[u8; 32], String> {
+        let id = BlobId::from_bytes(Hash::digest(data).to_bytes());
+        self.0.put_blob(&id, data).map_err(|err| err.to_string())?;
+        Ok(id.to_bytes())
+    }
+
+    fn get(&self, id: &[u8; 32]) -> Result<Option<Vec<u8>>, String> {
+        self.0
+            .snapshot()
+            .and_then(|snapshot| snapshot.blob(&BlobId::from_bytes(*id)))
+            .map_err(|err| err.to_string())
+    }
+}

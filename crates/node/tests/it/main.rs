@@ -1,0 +1,6 @@
+//! Integration tests of the node over a real database file and real apps.
+
+mod apps;
+mod calls;
+mod concurrency;
+mod support;
