@@ -250,3 +250,51 @@ fn fetch_is_disabled_without_a_fetcher() {
     let disabled = "fetch is disabled on this node".len() as i64;
     assert_eq!(returned_i64(&harness.query("fetch", "")), 1 + 10 * disabled);
 }
+
+#[test]
+fn item_20_a_panic_keeps_its_location_logs_and_events() {
+    let mut harness = probe();
+    let outcome = harness.mutate("log_emit_panic", "");
+    assert_eq!(
+        outcome.returns,
+        Err(CallError::Panic {
+            message: "key".into(),
+            file: "value".into(),
+            line: 4,
+            column: 9
+        })
+    );
+    assert_eq!(outcome.logs, vec!["value".to_owned()]);
+    assert_eq!(outcome.events.len(), 1);
+}
+
+#[test]
+fn the_register_count_is_limited() {
+    let mut harness = probe();
+    assert!(
+        matches!(host_error(&harness.query("registers_101", "")), HostError::InvalidMemoryAccess(why) if why.contains("registers"))
+    );
+    let mut roomy = Harness::with_limits(
+        &wat::parse_str(include_str!("probe.wat")).expect("wat"),
+        Limits {
+            max_registers: 101,
+            ..Limits::default()
+        },
+    );
+    assert!(roomy.query("registers_101", "").returns.is_ok());
+}
+
+#[test]
+fn the_log_line_size_is_limited() {
+    let mut harness = Harness::with_limits(
+        &wat::parse_str(include_str!("probe.wat")).expect("wat"),
+        Limits {
+            max_log_size: 4,
+            ..Limits::default()
+        },
+    );
+    assert_eq!(
+        host_error(&harness.query("logs_100", "")),
+        HostError::LogTooLong(5)
+    );
+}

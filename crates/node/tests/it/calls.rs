@@ -314,3 +314,30 @@ fn state_survives_a_restart_without_recompiling() {
         "the module came from the compiled-module cache"
     );
 }
+
+#[test]
+fn a_commit_without_a_delta_is_rejected_and_queries_store_nothing() {
+    let (node, _home) = node();
+    let app = node
+        .install_application(&faulty(), "test", b"")
+        .expect("installs");
+    let (context, _) = node.create_context(&app.id, b"").expect("context");
+    assert!(matches!(
+        node.mutate(&context.id, "commit_without_delta", b"", None),
+        Err(NodeError::Rejected(_))
+    ));
+    let before = node.context(&context.id).expect("read");
+    let kv = node
+        .install_application(&built_app("kv-store"), "test", b"")
+        .expect("installs");
+    let (kv_context, _) = node.create_context(&kv.id, b"").expect("context");
+    let kv_before = node.context(&kv_context.id).expect("read");
+    node.query(&kv_context.id, "entries", b"{}", None)
+        .expect("query");
+    assert_eq!(
+        node.context(&kv_context.id).expect("read"),
+        kv_before,
+        "a query changed the context"
+    );
+    assert_eq!(node.context(&context.id).expect("read"), before);
+}
