@@ -64,7 +64,7 @@ pub trait BlobStore: Send + Sync {
 /// Outgoing HTTP for the guest's `fetch`; without one, `fetch` fails with a
 /// clear message. The node's implementation enforces its allow-list, timeout
 /// and size cap.
-pub trait Fetch: Send + Sync {
+pub trait Fetch: Send + Sync + std::fmt::Debug {
     /// Performs the request; `Ok` is the response body, `Err` the error text
     /// the guest receives.
     ///

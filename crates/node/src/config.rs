@@ -2,6 +2,8 @@
 
 use node_runtime::Limits;
 
+use crate::FetchConfig;
+
 /// What a node enforces and keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeConfig {
@@ -16,6 +18,8 @@ pub struct NodeConfig {
     pub max_application_size: usize,
     /// Most commits written in one transaction.
     pub max_commit_batch: usize,
+    /// The guest's outgoing HTTP (disabled by default).
+    pub fetch: FetchConfig,
 }
 
 impl Default for NodeConfig {
@@ -26,6 +30,7 @@ impl Default for NodeConfig {
             event_bus_capacity: 4_096,
             max_application_size: 50 * 1024 * 1024,
             max_commit_batch: 256,
+            fetch: FetchConfig::default(),
         }
     }
 }

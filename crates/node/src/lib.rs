@@ -18,12 +18,14 @@ mod committer;
 mod config;
 mod error;
 mod events;
+mod fetch;
 mod node;
 mod overlay;
 
 pub use config::NodeConfig;
 pub use error::NodeError;
 pub use events::NodeEvent;
+pub use fetch::FetchConfig;
 pub use node::{CallOutput, Node};
 pub use node_runtime::{CallError, Event, HostError, InstallError, Limits, TrapKind};
 pub use node_store::{ApplicationRecord, ContextRecord, EventRecord};

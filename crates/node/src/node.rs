@@ -43,6 +43,7 @@ struct Inner {
     lanes: Mutex<HashMap<ContextId, Arc<Mutex<()>>>>,
     events: broadcast::Sender<NodeEvent>,
     compilations: AtomicU64,
+    fetch: Option<Arc<dyn node_runtime::Fetch>>,
 }
 
 fn now_ms() -> u64 {
@@ -89,6 +90,8 @@ impl Node {
         let runtime = Runtime::new(config.limits.clone()).map_err(NodeError::Internal)?;
         let committer = Committer::start(store.clone(), config.max_commit_batch)?;
         let (events, _) = broadcast::channel(config.event_bus_capacity.max(1));
+        let fetch = crate::fetch::HttpFetch::new(&config.fetch)
+            .map(|fetch| Arc::new(fetch) as Arc<dyn node_runtime::Fetch>);
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -99,6 +102,7 @@ impl Node {
                 lanes: Mutex::new(HashMap::new()),
                 events,
                 compilations: AtomicU64::new(0),
+                fetch,
             }),
         })
     }
@@ -456,7 +460,7 @@ impl Node {
                 mode,
                 storage: Box::new(overlay),
                 blobs: Some(Arc::new(Blobs(self.inner.store.clone()))),
-                fetch: None,
+                fetch: self.inner.fetch.clone(),
                 last_time_ns: record.last_time_ns,
                 environment: Box::new(SystemEnvironment),
             },
@@ -494,6 +498,11 @@ impl Node {
                 return Err(NodeError::Rejected(format!(
                     "method {method:?} committed a new state root without a replication delta"
                 )));
+            }
+            Some(root) if creating && root == [0; 32] => {
+                return Err(NodeError::Rejected(
+                    "init committed the all-zero root, which means \"uninitialised\"".into(),
+                ));
             }
             Some(root) => (Hash::from_bytes(root), Some(outcome.artifact)),
             None if !writes.is_empty() => {

@@ -3,4 +3,5 @@
 mod apps;
 mod calls;
 mod concurrency;
+mod fetch;
 mod support;
