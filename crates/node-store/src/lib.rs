@@ -16,4 +16,4 @@ mod tables;
 
 pub use error::StoreError;
 pub use records::{ApplicationRecord, ContextCommit, ContextRecord, EventRecord};
-pub use store::{Snapshot, Store};
+pub use store::{MetaChange, Snapshot, Store};

@@ -18,6 +18,9 @@ use crate::tables::{
 };
 use crate::{ApplicationRecord, ContextCommit, ContextRecord, EventRecord, StoreError};
 
+/// A change of a node-wide value: from the current bytes (if any) to the new ones.
+pub type MetaChange<'a, E> = dyn FnMut(Option<&[u8]>) -> Result<Vec<u8>, E> + 'a;
+
 /// The node's database.
 #[derive(Debug)]
 pub struct Store {
@@ -222,6 +225,32 @@ impl Store {
             }
             Ok(())
         })
+    }
+
+    /// Replaces a node-wide value by `change(current)`, atomically with respect
+    /// to every other write. When `change` fails, nothing is written.
+    ///
+    /// # Errors
+    /// `change`'s error, or the database's (converted by `From`).
+    pub fn update_meta<E: From<StoreError>>(
+        &self,
+        name: &str,
+        change: &mut MetaChange<'_, E>,
+    ) -> Result<(), E> {
+        let txn = self.db.begin_write().map_err(StoreError::from)?;
+        {
+            let mut table = txn.open_table(META).map_err(StoreError::from)?;
+            let current = table
+                .get(name)
+                .map_err(StoreError::from)?
+                .map(|value| value.value().to_vec());
+            let next = change(current.as_deref())?;
+            table
+                .insert(name, next.as_slice())
+                .map_err(StoreError::from)?;
+        }
+        txn.commit().map_err(StoreError::from)?;
+        Ok(())
     }
 
     /// Stores a node-wide value.

@@ -313,6 +313,41 @@ impl Node {
         Ok((context, member))
     }
 
+    /// A node-wide value (identity, secrets, auth state).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, NodeError> {
+        Ok(self.inner.store.snapshot()?.meta(name)?)
+    }
+
+    /// Replaces a node-wide value by `change(current)` atomically; nothing is
+    /// written when `change` fails.
+    ///
+    /// # Errors
+    /// `change`'s error, or the store's.
+    pub fn update_meta<E: From<NodeError>>(
+        &self,
+        name: &str,
+        change: &mut node_store::MetaChange<'_, E>,
+    ) -> Result<(), E> {
+        let mut failure = None;
+        let result = self
+            .inner
+            .store
+            .update_meta::<NodeError>(name, &mut |current| {
+                change(current).map_err(|error| {
+                    failure = Some(error);
+                    NodeError::Rejected("update refused".into())
+                })
+            });
+        match (result, failure) {
+            (_, Some(error)) => Err(error),
+            (Err(error), None) => Err(error.into()),
+            (Ok(()), None) => Ok(()),
+        }
+    }
+
     /// One context.
     ///
     /// # Errors

@@ -1,6 +1,19 @@
 //! The admin API under `/admin-api`: an axum router over the node and auth.
 //!
-//! This crate will hold every route of `shared/spec/PROTOCOL.md` §5 and the JWT
-//! routes of §8: health, challenge and login, root and client keys, the DID,
-//! application install (by URL and, for development, by path), contexts, their
-//! users, client keys and storage, and the OpenAPI document of the API.
+//! Where to start: [`router`] lists every route; [`AdminState`] is what the
+//! handlers share (the node, the authenticator, whether dev routes are on).
+//! Errors are mapped to the wire in one place, [`ApiError`]: every failure is
+//! `{"error": {"code": <status>, "message": "…"}}` with the right status, also
+//! for bodies that do not parse and paths that do not exist.
+//!
+//! Not here yet: `POST /install-application` (download by URL) and the OpenAPI
+//! document.
+
+mod error;
+mod extract;
+mod keys;
+mod routes;
+
+pub use error::ApiError;
+pub use keys::{NodeKeyStore, load_authenticator};
+pub use routes::{AdminState, router};

@@ -1,8 +1,11 @@
 //! Shared test fixtures: fixed keypairs, test node builders, wasm fixtures and
 //! timeouts, used by the integration tests of the other crates.
 //!
-//! It grows with the crates it serves; today it locates the workspace, the
-//! shared fixtures and the example apps that `cargo xtask build-apps` builds.
+//! It grows with the crates it serves; today it locates the workspace and the
+//! example apps that `cargo xtask build-apps` builds, and signs wallet logins
+//! and auth headers with the keys of the known-answer vectors ([`wallet`]).
+
+pub mod wallet;
 
 use std::path::{Path, PathBuf};
 

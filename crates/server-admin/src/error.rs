@@ -1,0 +1,90 @@
+//! The one error type of the admin API and its mapping to the wire.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use node::NodeError;
+use server_auth::AuthError;
+use server_primitives::admin::ApiErrorResponse;
+
+/// An admin API failure: a status and a sentence for a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with this status and message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// The one answer to every failed per-request authentication.
+    #[must_use]
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized: sign the request with a registered client key or send a valid bearer token",
+        )
+    }
+
+    /// A failure that is the node's own; details go to the log only.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(%detail, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ApiErrorResponse::new(self.status.as_u16(), self.message);
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<NodeError> for ApiError {
+    fn from(error: NodeError) -> Self {
+        let status = match &error {
+            NodeError::ContextNotFound(_) | NodeError::ApplicationNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            NodeError::Uninitialized(_) | NodeError::Conflict(_) => StatusCode::CONFLICT,
+            NodeError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            NodeError::ReservedMethod(_) | NodeError::Install(_) | NodeError::Rejected(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            NodeError::Call { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            NodeError::Store(_) | NodeError::Internal(_) => return Self::internal(error),
+        };
+        Self::new(status, error.to_string())
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        let status = match &error {
+            AuthError::InvalidLogin(_) => StatusCode::BAD_REQUEST,
+            AuthError::Unauthorized(reason) => {
+                tracing::debug!(reason, "request authentication failed");
+                return Self::unauthorized();
+            }
+            AuthError::NotRootKey | AuthError::InvalidRefreshToken(_) => StatusCode::FORBIDDEN,
+            AuthError::Store(_) | AuthError::Internal(_) => return Self::internal(error),
+            AuthError::ForeignChallenge
+            | AuthError::ChallengeExpired
+            | AuthError::ChallengeFromFuture
+            | AuthError::ChallengeReused
+            | AuthError::ChallengeContextMismatch
+            | AuthError::MessageMismatch
+            | AuthError::InvalidWalletSignature
+            | AuthError::RecipientMismatch => StatusCode::UNAUTHORIZED,
+        };
+        Self::new(status, error.to_string())
+    }
+}

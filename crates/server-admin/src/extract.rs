@@ -1,0 +1,90 @@
+//! Extractors whose rejections are [`ApiError`]s: JSON bodies, path ids, and
+//! the authenticated caller.
+
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use server_auth::Principal;
+
+use crate::routes::AdminState;
+use crate::{ApiError, routes::now_ms};
+
+/// A JSON body; a missing content type is 415, bad JSON 400, a wrong shape 422.
+#[derive(Debug)]
+pub(crate) struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    let status = match rejection {
+        JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        JsonRejection::JsonSyntaxError(_) => StatusCode::BAD_REQUEST,
+        JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        other => other.status(),
+    };
+    ApiError::new(status, rejection.body_text())
+}
+
+/// A path parameter parsed with `FromStr` (ids): a bad one is 400.
+#[derive(Debug)]
+pub(crate) struct PathId<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for PathId<T>
+where
+    T: std::str::FromStr + Send,
+    T::Err: std::fmt::Display,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(text) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|rejection: PathRejection| {
+                    ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text())
+                })?;
+        text.parse().map(Self).map_err(|err| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("invalid id {text:?}: {err}"),
+            )
+        })
+    }
+}
+
+/// The authenticated caller: the five auth headers of a registered client key,
+/// or a bearer access token. Any failure is the same 401.
+#[derive(Debug)]
+pub(crate) struct Caller(#[allow(dead_code)] pub Principal);
+
+impl FromRequestParts<AdminState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AdminState,
+    ) -> Result<Self, Self::Rejection> {
+        let headers: Vec<(&str, &[u8])> = parts
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes()))
+            .collect();
+        state
+            .auth
+            .authenticate(headers.iter().copied(), now_ms())
+            .map(Self)
+            .map_err(ApiError::from)
+    }
+}

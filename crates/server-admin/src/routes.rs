@@ -1,0 +1,355 @@
+//! Every route of the admin API, and the shared state of its handlers.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use node::{ContextRecord, Node, NodeError};
+use node_primitives::{ApplicationId, ContextId};
+use server_auth::Authenticator;
+use server_primitives::admin::{
+    ApiResponse, Application, Context, ContextUser, CreateContextRequest, CreateContextResponse,
+    DeleteContextResponse, Empty, GetContextClientKeysResponse, GetContextResponse,
+    GetContextStorageResponse, GetContextUsersResponse, GetDidResponse, HealthStatus,
+    InstallApplicationResponse, InstallDevApplicationRequest, ListApplicationsResponse,
+    ListContextsResponse,
+};
+use server_primitives::auth::{
+    AddPublicKeyRequest, GenerateJwtTokenRequest, JwtTokenResponse, NodeChallenge,
+    RefreshJwtTokenRequest, RequestChallengeRequest,
+};
+
+use crate::ApiError;
+use crate::extract::{Body, Caller, PathId};
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct AdminState {
+    /// The node.
+    pub node: Node,
+    /// Login, request auth and tokens.
+    pub auth: Authenticator,
+    /// Whether the unauthenticated `/dev/*` routes are served.
+    pub dev_routes: bool,
+}
+
+/// Largest JSON body accepted by the admin API.
+const MAX_BODY: usize = 64 * 1024;
+
+type Reply<T> = Result<Json<ApiResponse<T>>, ApiError>;
+
+fn ok<T>(data: T) -> Reply<T> {
+    Ok(Json(ApiResponse::new(data)))
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// Runs blocking node work off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)?
+}
+
+/// The `/admin-api` routes.
+pub fn router(state: AdminState) -> Router {
+    let mut api = Router::new()
+        .route("/health", get(health))
+        .route("/request-challenge", post(request_challenge))
+        .route("/add-client-key", post(add_client_key))
+        .route("/refresh-jwt-token", post(refresh_jwt_token))
+        .route("/root-key", post(add_root_key))
+        .route("/did", get(did))
+        .route("/identity/keys", axum::routing::delete(delete_keys))
+        .route("/generate-jwt-token", post(generate_jwt_token))
+        .route("/applications", get(protected_applications))
+        .route(
+            "/contexts",
+            get(protected_contexts).post(protected_create_context),
+        )
+        .route(
+            "/contexts/{context_id}",
+            get(get_context).delete(delete_context),
+        )
+        .route("/contexts/{context_id}/users", get(context_users))
+        .route(
+            "/contexts/{context_id}/client-keys",
+            get(context_client_keys),
+        )
+        .route("/contexts/{context_id}/storage", get(context_storage));
+    if state.dev_routes {
+        api = api
+            .route("/dev/install-application", post(dev_install_application))
+            .route("/dev/applications", get(applications))
+            .route("/dev/contexts", get(contexts).post(create_context));
+    }
+    Router::new()
+        .nest("/admin-api", api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this route",
+    )
+}
+
+async fn health() -> Reply<HealthStatus> {
+    ok(HealthStatus::alive())
+}
+
+async fn request_challenge(
+    State(state): State<AdminState>,
+    Body(body): Body<RequestChallengeRequest>,
+) -> Reply<NodeChallenge> {
+    ok(state.auth.request_challenge(body.context_id, now_ms())?)
+}
+
+async fn add_client_key(
+    State(state): State<AdminState>,
+    Body(body): Body<AddPublicKeyRequest>,
+) -> Reply<&'static str> {
+    blocking(move || Ok(state.auth.add_client_key(&body, now_ms())?)).await?;
+    ok("Client key stored")
+}
+
+async fn add_root_key(
+    State(state): State<AdminState>,
+    _caller: Caller,
+    Body(body): Body<AddPublicKeyRequest>,
+) -> Reply<&'static str> {
+    blocking(move || Ok(state.auth.add_root_key(&body, now_ms())?)).await?;
+    ok("Root key stored")
+}
+
+async fn did(State(state): State<AdminState>, _caller: Caller) -> Reply<GetDidResponse> {
+    ok(GetDidResponse {
+        did: state.auth.did()?,
+    })
+}
+
+async fn delete_keys(State(state): State<AdminState>, _caller: Caller) -> Reply<Empty> {
+    state.auth.delete_keys()?;
+    ok(Empty {})
+}
+
+async fn generate_jwt_token(
+    State(state): State<AdminState>,
+    _caller: Caller,
+    Body(body): Body<GenerateJwtTokenRequest>,
+) -> Reply<JwtTokenResponse> {
+    state
+        .node
+        .context(&body.context_id)?
+        .ok_or(NodeError::ContextNotFound(body.context_id))?;
+    ok(state
+        .auth
+        .issue_tokens(body.context_id, body.executor_public_key, now_ms())?)
+}
+
+async fn refresh_jwt_token(
+    State(state): State<AdminState>,
+    Body(body): Body<RefreshJwtTokenRequest>,
+) -> Reply<JwtTokenResponse> {
+    ok(state.auth.refresh_tokens(&body.refresh_token, now_ms())?)
+}
+
+fn application(record: node::ApplicationRecord) -> Application {
+    Application {
+        id: record.id,
+        blob: record.blob,
+        size: record.size,
+        source: record.source,
+        metadata: record.metadata,
+    }
+}
+
+async fn applications(State(state): State<AdminState>) -> Reply<ListApplicationsResponse> {
+    let apps = state
+        .node
+        .applications()?
+        .into_iter()
+        .map(application)
+        .collect();
+    ok(ListApplicationsResponse { apps })
+}
+
+async fn protected_applications(
+    state: State<AdminState>,
+    _caller: Caller,
+) -> Reply<ListApplicationsResponse> {
+    applications(state).await
+}
+
+async fn dev_install_application(
+    State(state): State<AdminState>,
+    Body(body): Body<InstallDevApplicationRequest>,
+) -> Reply<InstallApplicationResponse> {
+    let path = std::path::PathBuf::from(&body.path);
+    if !path.is_absolute() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "path must be absolute",
+        ));
+    }
+    let limit = state.node.config().max_application_size;
+    let size = tokio::fs::metadata(&path)
+        .await
+        .map_err(|err| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read {}: {err}", path.display()),
+            )
+        })?
+        .len();
+    if size > limit as u64 {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{} has {size} bytes; the limit is {limit}", path.display()),
+        ));
+    }
+    let wasm = tokio::fs::read(&path).await.map_err(|err| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("cannot read {}: {err}", path.display()),
+        )
+    })?;
+    let source = format!("file://{}", path.display());
+    let record = blocking(move || {
+        Ok(state
+            .node
+            .install_application(&wasm, &source, &body.metadata)?)
+    })
+    .await?;
+    ok(InstallApplicationResponse {
+        application_id: record.id,
+    })
+}
+
+fn context(record: &ContextRecord) -> Context {
+    Context {
+        id: record.id,
+        application_id: record.application_id,
+        last_transaction_hash: record.last_transaction_hash,
+        root_hash: record.root_hash,
+    }
+}
+
+async fn contexts(State(state): State<AdminState>) -> Reply<ListContextsResponse> {
+    let contexts = state.node.contexts()?.iter().map(context).collect();
+    ok(ListContextsResponse { contexts })
+}
+
+async fn protected_contexts(
+    state: State<AdminState>,
+    _caller: Caller,
+) -> Reply<ListContextsResponse> {
+    contexts(state).await
+}
+
+async fn create_context(
+    State(state): State<AdminState>,
+    Body(body): Body<CreateContextRequest>,
+) -> Reply<CreateContextResponse> {
+    let application: ApplicationId = body.application_id;
+    let (record, member) = blocking(move || {
+        Ok(state
+            .node
+            .create_context(&application, &body.initialization_params)?)
+    })
+    .await?;
+    ok(CreateContextResponse {
+        context: context(&record),
+        member_public_key: member,
+    })
+}
+
+async fn protected_create_context(
+    state: State<AdminState>,
+    _caller: Caller,
+    body: Body<CreateContextRequest>,
+) -> Reply<CreateContextResponse> {
+    create_context(state, body).await
+}
+
+fn existing(state: &AdminState, id: ContextId) -> Result<ContextRecord, ApiError> {
+    Ok(state
+        .node
+        .context(&id)?
+        .ok_or(NodeError::ContextNotFound(id))?)
+}
+
+async fn get_context(
+    State(state): State<AdminState>,
+    _caller: Caller,
+    PathId(id): PathId<ContextId>,
+) -> Reply<GetContextResponse> {
+    ok(GetContextResponse {
+        context: context(&existing(&state, id)?),
+    })
+}
+
+async fn delete_context(
+    State(state): State<AdminState>,
+    _caller: Caller,
+    PathId(id): PathId<ContextId>,
+) -> Reply<DeleteContextResponse> {
+    let is_deleted = blocking(move || Ok(state.node.delete_context(&id)?)).await?;
+    ok(DeleteContextResponse { is_deleted })
+}
+
+async fn context_users(
+    State(state): State<AdminState>,
+    _caller: Caller,
+    PathId(id): PathId<ContextId>,
+) -> Reply<GetContextUsersResponse> {
+    let record = existing(&state, id)?;
+    let context_users = record
+        .members
+        .iter()
+        .map(|member| ContextUser {
+            user_id: member.to_string(),
+            joined_at: record.created_at,
+        })
+        .collect();
+    ok(GetContextUsersResponse { context_users })
+}
+
+async fn context_client_keys(
+    State(state): State<AdminState>,
+    _caller: Caller,
+    PathId(id): PathId<ContextId>,
+) -> Reply<GetContextClientKeysResponse> {
+    existing(&state, id)?;
+    ok(GetContextClientKeysResponse {
+        client_keys: state.auth.client_keys_of(&id)?,
+    })
+}
+
+async fn context_storage(
+    State(state): State<AdminState>,
+    _caller: Caller,
+    PathId(id): PathId<ContextId>,
+) -> Reply<GetContextStorageResponse> {
+    ok(GetContextStorageResponse {
+        size_in_bytes: state.node.storage_size(&id)?,
+    })
+}

@@ -1,0 +1,173 @@
+//! Health, errors, login, keys, the DID and tokens.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use server_primitives::auth::NodeChallenge;
+use test_utils::wallet::{ClientKey, EthWallet};
+
+use crate::support::{assert_error, serve};
+
+#[tokio::test]
+async fn health_and_error_envelopes() {
+    let served = serve().await;
+    let (status, body) = served.get("/health", &[]).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"data": {"status": "alive"}}))
+    );
+    let (status, body) = served.get("/no-such-route", &[]).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND);
+    let (status, body) = served.send(Method::DELETE, "/health", None, &[]).await;
+    assert_error(status, &body, StatusCode::METHOD_NOT_ALLOWED);
+
+    let url = served.url("/request-challenge");
+    let response = served
+        .http
+        .post(&url)
+        .body("{}")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let response = served
+        .http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let (status, body) = served
+        .post("/request-challenge", json!({"contextId": "not-an-id"}), &[])
+        .await;
+    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    let big = "x".repeat(100 * 1024);
+    let (status, body) = served
+        .post("/request-challenge", json!({"padding": big}), &[])
+        .await;
+    assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn first_login_becomes_root_and_protects_the_node() {
+    let served = serve().await;
+    let client = ClientKey::from_seed_byte(0x03);
+    let headers = client.auth_headers("GET /did", None);
+
+    let (status, body) = served.get("/did", &headers).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED);
+    let (status, body) = served.get("/did", &[]).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED);
+
+    let (status, body) = served.login(&client).await;
+    assert_eq!(
+        (status, &body),
+        (StatusCode::OK, &json!({"data": "Client key stored"}))
+    );
+    let (status, body) = served.get("/did", &headers).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let did = &body["data"]["did"];
+    assert_eq!(did["id"], "did:cali");
+    assert_eq!(did["root_keys"].as_array().expect("roots").len(), 1);
+    assert_eq!(did["client_keys"][0]["signingKey"], client.public_key());
+
+    // A replayed login is refused; another wallet is not root.
+    let stranger = ClientKey::from_seed_byte(0x06);
+    let (status, challenge) = served.post("/request-challenge", json!({}), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let challenge: NodeChallenge =
+        serde_json::from_value(challenge["data"].clone()).expect("challenge");
+    let eth = EthWallet::from_seed_byte(0x04).login(&challenge, &stranger);
+    let (status, body) = served
+        .post(
+            "/add-client-key",
+            serde_json::to_value(&eth).expect("json"),
+            &[],
+        )
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN);
+    // Signed by a root client key, the same login adds the ETH wallet as root.
+    let (status, body) = served
+        .post(
+            "/root-key",
+            serde_json::to_value(&eth).expect("json"),
+            &headers,
+        )
+        .await;
+    assert_eq!(
+        (status, &body),
+        (StatusCode::OK, &json!({"data": "Root key stored"}))
+    );
+    let (status, body) = served
+        .post(
+            "/root-key",
+            serde_json::to_value(&eth).expect("json"),
+            &headers,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED);
+
+    // An unregistered client key, even signing correctly, is refused.
+    let (status, body) = served
+        .get("/did", &stranger.auth_headers("GET /did", None))
+        .await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED);
+
+    let (status, body) = served
+        .send(Method::DELETE, "/identity/keys", None, &headers)
+        .await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"data": {}})));
+    let (status, body) = served.get("/did", &headers).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn tokens_authenticate_and_rotate() {
+    let served = serve().await;
+    let client = ClientKey::from_seed_byte(0x03);
+    served.login(&client).await;
+    let headers = client.auth_headers("tokens", None);
+    let app = served
+        .node
+        .install_application(&test_utils::built_app("kv-store"), "test", b"")
+        .expect("installs");
+    let (context, member) = served.node.create_context(&app.id, b"").expect("context");
+    let request = json!({"contextId": context.id, "executorPublicKey": member});
+
+    let (status, body) = served
+        .post("/generate-jwt-token", request.clone(), &[])
+        .await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED);
+    let (status, body) = served.post("/generate-jwt-token", request, &headers).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let access = body["data"]["access_token"]
+        .as_str()
+        .expect("access")
+        .to_owned();
+    let refresh = body["data"]["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+
+    let bearer = vec![("authorization".to_owned(), format!("Bearer {access}"))];
+    let (status, _) = served.get("/did", &bearer).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, body) = served
+        .post("/refresh-jwt-token", json!({"refreshToken": refresh}), &[])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = served
+        .post("/refresh-jwt-token", json!({"refreshToken": refresh}), &[])
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN);
+    let (status, body) = served
+        .post(
+            "/generate-jwt-token",
+            json!({"contextId": "11111111111111111111111111111111", "executorPublicKey": member}),
+            &headers,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND);
+}

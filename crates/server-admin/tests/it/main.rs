@@ -1,0 +1,6 @@
+//! Integration tests of the admin API over real HTTP on loopback, against a
+//! real node on a temp home, logging in with real wallet signatures.
+
+mod applications_and_contexts;
+mod identity;
+mod support;

@@ -1,0 +1,114 @@
+//! A served admin API and a client for it.
+
+use std::net::SocketAddr;
+
+use node::{Node, NodeConfig};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use server_admin::{AdminState, load_authenticator, router};
+use server_auth::AuthConfig;
+use server_primitives::auth::NodeChallenge;
+use tempfile::TempDir;
+use test_utils::wallet::{ClientKey, NearWallet};
+
+/// A node serving the admin API on `127.0.0.1:<random port>`; the server stops
+/// with the test's runtime.
+pub struct Served {
+    pub address: SocketAddr,
+    pub node: Node,
+    pub http: reqwest::Client,
+    _home: TempDir,
+}
+
+pub async fn serve() -> Served {
+    let home = tempfile::tempdir().expect("temp dir");
+    let node = Node::open(home.path().join("node.redb"), NodeConfig::default()).expect("node");
+    let auth = load_authenticator(&node, AuthConfig::default()).expect("auth");
+    let app = router(AdminState {
+        node: node.clone(),
+        auth,
+        dev_routes: true,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Served {
+        address,
+        node,
+        http: reqwest::Client::new(),
+        _home: home,
+    }
+}
+
+impl Served {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/admin-api{path}", self.address)
+    }
+
+    /// Sends a request; returns the status and the JSON body.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(String, String)],
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, self.url(path));
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|err| panic!("{path}: body is not JSON ({err}): {text:?}"));
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str, headers: &[(String, String)]) -> (StatusCode, Value) {
+        self.send(Method::GET, path, None, headers).await
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        body: Value,
+        headers: &[(String, String)],
+    ) -> (StatusCode, Value) {
+        self.send(Method::POST, path, Some(body), headers).await
+    }
+
+    /// Logs in with the vectors' NEAR wallet and registers `client`.
+    pub async fn login(&self, client: &ClientKey) -> (StatusCode, Value) {
+        let (status, challenge) = self
+            .post("/request-challenge", serde_json::json!({}), &[])
+            .await;
+        assert_eq!(status, StatusCode::OK, "{challenge}");
+        let challenge: NodeChallenge =
+            serde_json::from_value(challenge["data"].clone()).expect("challenge");
+        let body = NearWallet::from_seed_byte(0x02).login(&challenge, client, "calimero-node");
+        self.post(
+            "/add-client-key",
+            serde_json::to_value(body).expect("json"),
+            &[],
+        )
+        .await
+    }
+}
+
+/// Asserts the JSON error envelope with `status`.
+pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["error"]["code"], expected.as_u16(), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}
