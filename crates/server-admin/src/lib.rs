@@ -6,8 +6,7 @@
 //! `{"error": {"code": <status>, "message": "…"}}` with the right status, also
 //! for bodies that do not parse and paths that do not exist.
 //!
-//! Not here yet: `POST /install-application` (download by URL) and the OpenAPI
-//! document.
+//! Not here yet: the OpenAPI document.
 
 mod error;
 mod extract;
@@ -16,4 +15,4 @@ mod routes;
 
 pub use error::ApiError;
 pub use keys::{NodeKeyStore, load_authenticator};
-pub use routes::{AdminState, router};
+pub use routes::{AdminState, cors, router};

@@ -3,7 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use node::{ContextRecord, Node, NodeError};
@@ -13,13 +13,15 @@ use server_primitives::admin::{
     ApiResponse, Application, Context, ContextUser, CreateContextRequest, CreateContextResponse,
     DeleteContextResponse, Empty, GetContextClientKeysResponse, GetContextResponse,
     GetContextStorageResponse, GetContextUsersResponse, GetDidResponse, HealthStatus,
-    InstallApplicationResponse, InstallDevApplicationRequest, ListApplicationsResponse,
-    ListContextsResponse,
+    InstallApplicationRequest, InstallApplicationResponse, InstallDevApplicationRequest,
+    ListApplicationsResponse, ListContextsResponse,
 };
 use server_primitives::auth::{
     AddPublicKeyRequest, GenerateJwtTokenRequest, JwtTokenResponse, NodeChallenge,
     RefreshJwtTokenRequest, RequestChallengeRequest,
 };
+use tower_http::cors::{self, CorsLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::ApiError;
 use crate::extract::{Body, Caller, PathId};
@@ -33,6 +35,30 @@ pub struct AdminState {
     pub auth: Authenticator,
     /// Whether the unauthenticated `/dev/*` routes are served.
     pub dev_routes: bool,
+    /// Downloads of applications installed by URL.
+    pub http: reqwest::Client,
+}
+
+/// How long an application download may take.
+const DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+impl AdminState {
+    /// The state of an admin API over `node` and `auth`, with dev routes on or off.
+    ///
+    /// # Errors
+    /// When the HTTP client for downloads cannot be built.
+    pub fn new(node: Node, auth: Authenticator, dev_routes: bool) -> Result<Self, ApiError> {
+        let http = reqwest::Client::builder()
+            .timeout(DOWNLOAD_TIMEOUT)
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(Self {
+            node,
+            auth,
+            dev_routes,
+            http,
+        })
+    }
 }
 
 /// Largest JSON body accepted by the admin API.
@@ -73,6 +99,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/identity/keys", axum::routing::delete(delete_keys))
         .route("/generate-jwt-token", post(generate_jwt_token))
         .route("/applications", get(protected_applications))
+        .route("/install-application", post(install_application))
         .route(
             "/contexts",
             get(protected_contexts).post(protected_create_context),
@@ -98,7 +125,27 @@ pub fn router(state: AdminState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(TraceLayer::new_for_http())
+        .layer(cors())
         .with_state(state)
+}
+
+/// CORS as the protocol has it (PROTOCOL §1): any origin, any request header,
+/// the methods the API uses, private-network access; preflights are answered
+/// before any authentication.
+#[must_use]
+pub fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(cors::Any)
+        .allow_headers(cors::Any)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_private_network(true)
 }
 
 async fn not_found() -> ApiError {
@@ -233,6 +280,88 @@ async fn dev_install_application(
         )
     })?;
     let source = format!("file://{}", path.display());
+    let record = blocking(move || {
+        Ok(state
+            .node
+            .install_application(&wasm, &source, &body.metadata)?)
+    })
+    .await?;
+    ok(InstallApplicationResponse {
+        application_id: record.id,
+    })
+}
+
+/// `POST /install-application`: downloads `url` with a size cap, checks the
+/// SHA-256 while streaming, and installs only if everything matches.
+async fn install_application(
+    State(state): State<AdminState>,
+    _caller: Caller,
+    Body(body): Body<InstallApplicationRequest>,
+) -> Reply<InstallApplicationResponse> {
+    use sha2::{Digest, Sha256};
+
+    let url = reqwest::Url::parse(&body.url).map_err(|err| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("invalid url {:?}: {err}", body.url),
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "url must be http or https",
+        ));
+    }
+    let limit = state.node.config().max_application_size as u64;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the application exceeds {limit} bytes"),
+        )
+    };
+    let download_failed = |err: reqwest::Error| {
+        ApiError::new(StatusCode::BAD_GATEWAY, format!("downloading {url}: {err}"))
+    };
+    let mut response = state
+        .http
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(download_failed)?;
+    if !response.status().is_success() {
+        return Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "downloading {url}: the server answered {}",
+                response.status()
+            ),
+        ));
+    }
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit)
+    {
+        return Err(too_large());
+    }
+    let mut wasm = Vec::new();
+    let mut hasher = Sha256::new();
+    while let Some(chunk) = response.chunk().await.map_err(download_failed)? {
+        if (wasm.len() + chunk.len()) as u64 > limit {
+            return Err(too_large());
+        }
+        hasher.update(&chunk);
+        wasm.extend_from_slice(&chunk);
+    }
+    let downloaded = node_primitives::Hash::from_bytes(hasher.finalize().into());
+    if let Some(expected) = body.hash
+        && expected != downloaded
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("hash mismatch: expected {expected}, downloaded {downloaded}"),
+        ));
+    }
+    let source = url.to_string();
     let record = blocking(move || {
         Ok(state
             .node

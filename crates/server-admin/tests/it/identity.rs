@@ -171,3 +171,26 @@ async fn tokens_authenticate_and_rotate() {
         .await;
     assert_error(status, &body, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn cors_preflights_are_answered_before_auth() {
+    let served = serve().await;
+    let response = served
+        .http
+        .request(Method::OPTIONS, served.url("/did"))
+        .header("origin", "http://localhost:3000")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "signing_key,signature")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    let (status, _) = served
+        .get(
+            "/health",
+            &[("origin".to_owned(), "http://example.test".to_owned())],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}

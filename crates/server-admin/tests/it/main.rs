@@ -3,4 +3,5 @@
 
 mod applications_and_contexts;
 mod identity;
+mod install;
 mod support;

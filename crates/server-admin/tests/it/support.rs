@@ -21,14 +21,14 @@ pub struct Served {
 }
 
 pub async fn serve() -> Served {
+    serve_with(true, NodeConfig::default()).await
+}
+
+pub async fn serve_with(dev_routes: bool, config: NodeConfig) -> Served {
     let home = tempfile::tempdir().expect("temp dir");
-    let node = Node::open(home.path().join("node.redb"), NodeConfig::default()).expect("node");
+    let node = Node::open(home.path().join("node.redb"), config).expect("node");
     let auth = load_authenticator(&node, AuthConfig::default()).expect("auth");
-    let app = router(AdminState {
-        node: node.clone(),
-        auth,
-        dev_routes: true,
-    });
+    let app = router(AdminState::new(node.clone(), auth, dev_routes).expect("state"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

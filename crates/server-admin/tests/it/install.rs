@@ -1,0 +1,140 @@
+//! Installing an application by URL: streamed, size-capped, hash-checked.
+
+use axum::Router;
+use axum::routing::get;
+use node::NodeConfig;
+use node_primitives::Hash;
+use reqwest::StatusCode;
+use serde_json::json;
+use test_utils::wallet::ClientKey;
+
+use crate::support::{Served, assert_error, serve, serve_with};
+
+/// Serves the kv-store app at `/app.wasm` on loopback; stops with the test.
+async fn file_server() -> String {
+    let wasm = test_utils::built_app("kv-store");
+    let app = Router::new().route("/app.wasm", get(move || async move { wasm.clone() }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}")
+}
+
+async fn logged_in(served: &Served) -> Vec<(String, String)> {
+    let client = ClientKey::from_seed_byte(0x03);
+    served.login(&client).await;
+    client.auth_headers("install", None)
+}
+
+#[tokio::test]
+async fn installs_by_url_when_the_hash_matches() {
+    let served = serve().await;
+    let headers = logged_in(&served).await;
+    let base = file_server().await;
+    let hash = Hash::digest(test_utils::built_app("kv-store"));
+    let request = json!({"url": format!("{base}/app.wasm"), "hash": hash, "metadata": [7]});
+
+    let (status, body) = served
+        .post("/install-application", request.clone(), &[])
+        .await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED);
+    let (status, body) = served.post("/install-application", request, &headers).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["applicationId"], json!(hash));
+    let (_, body) = served.get("/applications", &headers).await;
+    assert_eq!(
+        body["data"]["apps"][0]["source"],
+        format!("{base}/app.wasm")
+    );
+}
+
+#[tokio::test]
+async fn a_mismatch_or_a_failed_download_installs_nothing() {
+    let served = serve().await;
+    let headers = logged_in(&served).await;
+    let base = file_server().await;
+    let wrong = Hash::digest(b"something else");
+    let (status, body) = served
+        .post(
+            "/install-application",
+            json!({"url": format!("{base}/app.wasm"), "hash": wrong}),
+            &headers,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("hash mismatch")
+    );
+    let (status, body) = served
+        .post(
+            "/install-application",
+            json!({"url": format!("{base}/missing.wasm")}),
+            &headers,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::BAD_GATEWAY);
+    let (status, body) = served
+        .post(
+            "/install-application",
+            json!({"url": "ftp://127.0.0.1/app.wasm"}),
+            &headers,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST);
+    let (status, body) = served
+        .post(
+            "/install-application",
+            json!({"url": "not a url"}),
+            &headers,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST);
+    let (_, body) = served.get("/applications", &headers).await;
+    assert_eq!(body["data"]["apps"], json!([]));
+}
+
+#[tokio::test]
+async fn downloads_over_the_size_cap_are_refused() {
+    let served = serve_with(
+        true,
+        NodeConfig {
+            max_application_size: 1000,
+            ..NodeConfig::default()
+        },
+    )
+    .await;
+    let headers = logged_in(&served).await;
+    let base = file_server().await;
+    let (status, body) = served
+        .post(
+            "/install-application",
+            json!({"url": format!("{base}/app.wasm")}),
+            &headers,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, body) = served
+        .post(
+            "/dev/install-application",
+            json!({"path": test_utils::built_app_path("kv-store")}),
+            &[],
+        )
+        .await;
+    assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn dev_routes_can_be_turned_off() {
+    let served = serve_with(false, NodeConfig::default()).await;
+    for path in ["/dev/applications", "/dev/contexts"] {
+        let (status, body) = served.get(path, &[]).await;
+        assert_error(status, &body, StatusCode::NOT_FOUND);
+    }
+    let (status, _) = served.get("/health", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+}
