@@ -133,7 +133,6 @@ pub fn router(state: AdminState) -> Router {
 /// CORS as the protocol has it (PROTOCOL §1): any origin, any request header,
 /// the methods the API uses, private-network access; preflights are answered
 /// before any authentication.
-#[must_use]
 pub fn cors() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(cors::Any)
