@@ -1,16 +1,146 @@
-//! `cargo xtask serve`: build the example apps and run a node on a dev home.
+//! `cargo xtask serve`: build the example apps and the node, run the node on a
+//! dev home (`./.dev-node`, kept across runs), install the example apps, create
+//! one context of each unless there is one, and print where everything is.
 
-use anyhow::{Result, bail};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
-use crate::build_apps;
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use crate::{build_apps, shell};
+
+/// How long the node may take to print its ready line.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub fn run(args: &[String]) -> Result<()> {
-    if let Some(arg) = args.first() {
-        bail!("serve takes no arguments, got `{arg}`");
+    let mut listen = "127.0.0.1:2528".to_owned();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--listen" => listen = rest.next().context("--listen needs ADDR:PORT")?.clone(),
+            other => bail!("serve: unknown option `{other}` (only --listen ADDR:PORT)"),
+        }
     }
+    let root = shell::root();
     build_apps::run(&[])?;
-    bail!(
-        "the example apps are built in target/apps/, but this workspace has no \
-         `calimero-node` binary yet, so there is no node to start"
-    )
+    shell::run(shell::cargo().args(["build", "--package", "calimero-node"]))?;
+
+    let home = root.join(".dev-node");
+    let binary = root.join("target").join("debug").join("calimero-node");
+    eprintln!("serve: starting the node on {}", home.display());
+    let mut node = Command::new(&binary)
+        .arg("--home")
+        .arg(&home)
+        .args(["run", "--listen", &listen])
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let stdout = node.stdout.take().context("the node's stdout")?;
+    let (lines, ready) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let line = match ready.recv_timeout(READY_TIMEOUT) {
+        Ok(line) => line,
+        Err(_) => {
+            let _ = node.kill();
+            bail!("the node did not report ready within {READY_TIMEOUT:?} (see its log above)");
+        }
+    };
+    let base = line
+        .strip_prefix("listening on ")
+        .with_context(|| format!("unexpected first line from the node: {line:?}"))?
+        .to_owned();
+
+    if let Err(err) = set_up(&root, &base) {
+        let _ = node.kill();
+        return Err(err);
+    }
+    let status = node.wait().context("waiting for the node")?;
+    if !status.success() {
+        bail!("the node exited with {status}");
+    }
+    Ok(())
+}
+
+/// Installs the example apps and makes sure each has a context; prints a summary.
+fn set_up(root: &Path, base: &str) -> Result<()> {
+    let api = |path: &str| format!("{base}/admin-api{path}");
+    let http = ureq::Agent::new_with_defaults();
+    let post = |path: &str, body: Value| -> Result<Value> {
+        http.post(&api(path))
+            .send_json(body)
+            .with_context(|| format!("POST {path}"))?
+            .body_mut()
+            .read_json::<Value>()
+            .with_context(|| format!("reading the answer of POST {path}"))
+    };
+    let contexts: Value = http
+        .get(&api("/dev/contexts"))
+        .call()
+        .context("GET /dev/contexts (are dev routes on?)")?
+        .body_mut()
+        .read_json()
+        .context("reading the contexts")?;
+    let existing = contexts["data"]["contexts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+
+    let mut summary = Vec::new();
+    let apps_dir = root.join("target").join("apps");
+    let mut apps: Vec<_> = std::fs::read_dir(&apps_dir)
+        .with_context(|| format!("reading {}", apps_dir.display()))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+        .collect();
+    apps.sort();
+    for path in apps {
+        let name = path
+            .file_stem()
+            .and_then(|n| n.to_str())
+            .unwrap_or("app")
+            .to_owned();
+        let installed = post(
+            "/dev/install-application",
+            json!({"path": path, "metadata": []}),
+        )?;
+        let app_id = installed["data"]["applicationId"].clone();
+        if app_id.is_null() {
+            bail!("installing {name}: {installed}");
+        }
+        let context = match existing
+            .iter()
+            .find(|context| context["applicationId"] == app_id)
+        {
+            Some(context) => context["id"].clone(),
+            None => {
+                let created = post("/dev/contexts", json!({"applicationId": app_id}))?;
+                created["data"]["context"]["id"].clone()
+            }
+        };
+        summary.push(format!(
+            "  {name:<12} application {} context {}",
+            text(&app_id),
+            text(&context)
+        ));
+    }
+    println!(
+        "\nThe node is running on {base} (Ctrl-C stops it).\n  admin API  {base}/admin-api/health\n  home       .dev-node/ (kept across runs)\n\nExample apps:\n{}\n",
+        summary.join("\n")
+    );
+    Ok(())
+}
+
+fn text(value: &Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
 }

@@ -1,0 +1,125 @@
+//! `DIR/config.toml`: the node's settings, overridden by flags and
+//! `CALIMERO_NODE_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// The config file's name in the home.
+pub const FILE: &str = "config.toml";
+
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:2528";
+
+/// Everything `config.toml` may say. Unknown keys are an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Serve the unauthenticated `/admin-api/dev/*` routes; when absent, only
+    /// when listening on a loopback address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev_routes: Option<bool>,
+    /// Event records kept per context for resuming subscribers.
+    pub keep_events: u64,
+    /// Hosts the applications' `fetch` may reach (none: fetch is off).
+    pub fetch_allowed_hosts: Vec<String>,
+    /// Log format on stderr: `text` or `json`.
+    pub log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.parse().expect("a valid default address"),
+            dev_routes: None,
+            keep_events: node::NodeConfig::default().keep_events,
+            fetch_allowed_hosts: Vec::new(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `home/config.toml`; the defaults when there is none.
+    ///
+    /// # Errors
+    /// When the file cannot be read or names an unknown or malformed key.
+    pub fn load(home: &Path) -> Result<Self> {
+        let path = home.join(FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                toml::from_str(&text).with_context(|| format!("bad config {}", path.display()))
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(err) => Err(err).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Writes the defaults to `home/config.toml` unless a config exists.
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn write_default(home: &Path) -> Result<()> {
+        let path = home.join(FILE);
+        if path.exists() {
+            return Ok(());
+        }
+        let text =
+            toml::to_string_pretty(&Self::default()).context("encoding the default config")?;
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Whether dev routes are served: as configured, else on loopback only.
+    #[must_use]
+    pub fn dev_routes(&self) -> bool {
+        self.dev_routes
+            .unwrap_or_else(|| self.listen.ip().is_loopback())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_and_malformed_keys_are_named() {
+        let err = toml::from_str::<Config>("listn = \"127.0.0.1:1\"").expect_err("unknown key");
+        assert!(err.to_string().contains("listn"), "{err}");
+        let err = toml::from_str::<Config>("listen = \"nowhere\"").expect_err("bad address");
+        assert!(err.to_string().contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn dev_routes_default_to_loopback_only() {
+        let mut config = Config::default();
+        assert!(config.dev_routes());
+        config.listen = "0.0.0.0:2528".parse().expect("address");
+        assert!(!config.dev_routes());
+        config.dev_routes = Some(true);
+        assert!(config.dev_routes());
+    }
+
+    #[test]
+    fn the_default_config_round_trips() {
+        let text = toml::to_string_pretty(&Config::default()).expect("encodes");
+        assert_eq!(
+            toml::from_str::<Config>(&text).expect("decodes"),
+            Config::default()
+        );
+    }
+}

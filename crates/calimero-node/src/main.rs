@@ -1,0 +1,176 @@
+//! `calimero-node`: initialise a node's home, or run the node server.
+//!
+//! `calimero-node --home DIR init` creates the home (config, identity key,
+//! database); `calimero-node --home DIR run [--listen ADDR:PORT]` initialises a
+//! missing home itself, serves, prints `listening on http://ADDR:PORT` once
+//! ready, and on SIGINT / SIGTERM stops accepting, finishes in-flight requests
+//! and exits 0 (a second signal exits at once).
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod config;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use node::{FetchConfig, Node, NodeConfig};
+use server_auth::AuthConfig;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, LogFormat};
+
+/// The database file in the home.
+const DATABASE: &str = "node.redb";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "calimero-node",
+    version,
+    about = "A node server for WebAssembly applications in shared contexts"
+)]
+struct Cli {
+    /// The node's home: config, identity and database.
+    #[arg(long, env = "CALIMERO_NODE_HOME", default_value = ".calimero-node")]
+    home: PathBuf,
+    /// Log format (overrides the config).
+    #[arg(long, env = "CALIMERO_NODE_LOG_FORMAT", global = true)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the home: config, identity key, database.
+    Init,
+    /// Run the node server (initialising the home when needed).
+    Run {
+        /// Address and port to listen on (port 0: any free port).
+        #[arg(long, env = "CALIMERO_NODE_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// Serve the unauthenticated dev routes (default: on loopback only).
+        #[arg(long, env = "CALIMERO_NODE_DEV_ROUTES")]
+        dev_routes: Option<bool>,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(err) = start(cli) {
+        eprintln!("calimero-node: error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn start(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Init => {
+            init(&cli.home)?;
+            println!("initialised {}", cli.home.display());
+            Ok(())
+        }
+        Command::Run { listen, dev_routes } => {
+            init(&cli.home)?;
+            let mut config = Config::load(&cli.home)?;
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            if dev_routes.is_some() {
+                config.dev_routes = dev_routes;
+            }
+            if let Some(format) = cli.log_format {
+                config.log_format = format;
+            }
+            logging(config.log_format);
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?
+                .block_on(serve(&cli.home, &config))
+        }
+    }
+}
+
+/// Creates the home, its config, its database and its identity (idempotent).
+fn init(home: &Path) -> Result<()> {
+    std::fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
+    Config::write_default(home)?;
+    let config = Config::load(home)?;
+    let node = open(home, &config)?;
+    server_admin::load_authenticator(&node, AuthConfig::default())
+        .context("creating the node identity")?;
+    Ok(())
+}
+
+fn open(home: &Path, config: &Config) -> Result<Node> {
+    let node_config = NodeConfig {
+        keep_events: config.keep_events,
+        fetch: FetchConfig {
+            allowed_hosts: config.fetch_allowed_hosts.clone(),
+            ..FetchConfig::default()
+        },
+        ..NodeConfig::default()
+    };
+    Node::open(home.join(DATABASE), node_config)
+        .with_context(|| format!("opening the database in {}", home.display()))
+}
+
+fn logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn serve(home: &Path, config: &Config) -> Result<()> {
+    let node = open(home, config)?;
+    let auth = server_admin::load_authenticator(&node, AuthConfig::default())
+        .context("loading the node identity")?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let address = listener.local_addr().context("reading the bound address")?;
+    let server_config = server::ServerConfig {
+        dev_routes: config.dev_routes(),
+    };
+    tracing::info!(%address, dev_routes = server_config.dev_routes, home = %home.display(), "node server ready");
+    println!("listening on http://{address}");
+    std::io::stdout()
+        .flush()
+        .context("writing the ready line")?;
+    server::run(listener, node, auth, server_config, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on the first SIGINT or SIGTERM; a second one exits at once.
+async fn shutdown_signal() {
+    wait_for_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests (signal again to exit now)");
+    tokio::spawn(async {
+        wait_for_signal().await;
+        std::process::exit(130);
+    });
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! End-to-end tests of the real `calimero-node` binary over loopback.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use server_primitives::auth::NodeChallenge;
+use test_utils::wallet::{ClientKey, NearWallet};
+
+/// A running node; killed if the test fails before stopping it.
+struct Running {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(home: &Path) -> Running {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_calimero-node"))
+        .args(["--home"])
+        .arg(home)
+        .args(["run", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines, ready) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let line = ready
+        .recv_timeout(Duration::from_secs(60))
+        .expect("a ready line");
+    let base = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    Running { child, base }
+}
+
+fn stop(mut running: Running) {
+    let status = Command::new("kill")
+        .args(["-TERM", &running.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let exit = running.child.wait().expect("the node exits");
+    assert!(exit.success(), "exit status {exit}");
+}
+
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    body: Option<Value>,
+    headers: &[(String, String)],
+) -> (u16, Value) {
+    let mut request = http.request(method, url);
+    for (name, value) in headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON body"))
+}
+
+#[tokio::test]
+async fn run_login_install_create_stop_and_restart() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let http = reqwest::Client::new();
+    let running = start(home.path());
+    let api = |path: &str| format!("{}/admin-api{path}", running.base);
+
+    let (status, body) = call(&http, reqwest::Method::GET, api("/health"), None, &[]).await;
+    assert_eq!((status, body), (200, json!({"data": {"status": "alive"}})));
+
+    let client = ClientKey::from_seed_byte(0x03);
+    let (_, challenge) = call(
+        &http,
+        reqwest::Method::POST,
+        api("/request-challenge"),
+        Some(json!({})),
+        &[],
+    )
+    .await;
+    let challenge: NodeChallenge =
+        serde_json::from_value(challenge["data"].clone()).expect("challenge");
+    let login = NearWallet::from_seed_byte(0x02).login(&challenge, &client, "calimero-node");
+    let (status, body) = call(
+        &http,
+        reqwest::Method::POST,
+        api("/add-client-key"),
+        Some(serde_json::to_value(login).expect("json")),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let headers = client.auth_headers("e2e", None);
+
+    let path = test_utils::built_app_path("kv-store");
+    let (status, body) = call(
+        &http,
+        reqwest::Method::POST,
+        api("/dev/install-application"),
+        Some(json!({"path": path})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let app = body["data"]["applicationId"].clone();
+    let (status, body) = call(
+        &http,
+        reqwest::Method::POST,
+        api("/contexts"),
+        Some(json!({"applicationId": app})),
+        &headers,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let context = body["data"]["context"].clone();
+    stop(running);
+
+    let running = start(home.path());
+    let api = |path: &str| format!("{}/admin-api{path}", running.base);
+    let id = context["id"].as_str().expect("id");
+    let (status, body) = call(
+        &http,
+        reqwest::Method::GET,
+        api(&format!("/contexts/{id}")),
+        None,
+        &headers,
+    )
+    .await;
+    assert_eq!(
+        (status, &body["data"]["context"]),
+        (200, &context),
+        "the context and the login survive a restart"
+    );
+    stop(running);
+}
+
+#[test]
+fn a_bad_config_names_the_key_and_fails() {
+    let home = tempfile::tempdir().expect("temp dir");
+    std::fs::write(home.path().join("config.toml"), "listn = \"127.0.0.1:1\"\n").expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_calimero-node"))
+        .arg("--home")
+        .arg(home.path())
+        .args(["run", "--listen", "127.0.0.1:0"])
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("listn"), "{stderr}");
+}
+
+#[test]
+fn init_creates_the_home() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let target = home.path().join("node");
+    let output = Command::new(env!("CARGO_BIN_EXE_calimero-node"))
+        .arg("--home")
+        .arg(&target)
+        .arg("init")
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(target.join("config.toml").is_file() && target.join("node.redb").is_file());
+}
