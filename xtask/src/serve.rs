@@ -133,7 +133,7 @@ fn set_up(root: &Path, base: &str) -> Result<()> {
         ));
     }
     println!(
-        "\nThe node is running on {base} (Ctrl-C stops it).\n  admin API  {base}/admin-api/health\n  home       .dev-node/ (kept across runs)\n\nExample apps:\n{}\n",
+        "\nThe node is running on {base} (Ctrl-C stops it).\n  admin API  {base}/admin-api/health\n  JSON-RPC   {base}/jsonrpc\n  home       .dev-node/ (kept across runs)\n\nExample apps:\n{}\n",
         summary.join("\n")
     );
     Ok(())

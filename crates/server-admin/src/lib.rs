@@ -15,4 +15,4 @@ mod routes;
 
 pub use error::ApiError;
 pub use keys::{NodeKeyStore, load_authenticator};
-pub use routes::{AdminState, cors, router};
+pub use routes::{AdminState, cors, finish, router, routes};

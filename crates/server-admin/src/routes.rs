@@ -87,8 +87,23 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)?
 }
 
-/// The `/admin-api` routes.
+/// The admin API on its own: [`routes`] with [`finish`].
 pub fn router(state: AdminState) -> Router {
+    finish(routes(state))
+}
+
+/// What every route of the server shares: JSON 404 / 405 answers, request
+/// tracing, and CORS (answered before any authentication).
+pub fn finish(router: Router) -> Router {
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(TraceLayer::new_for_http())
+        .layer(cors())
+}
+
+/// The `/admin-api` routes, without the shared layers of [`finish`].
+pub fn routes(state: AdminState) -> Router {
     let mut api = Router::new()
         .route("/health", get(health))
         .route("/request-challenge", post(request_challenge))
@@ -122,11 +137,7 @@ pub fn router(state: AdminState) -> Router {
     }
     Router::new()
         .nest("/admin-api", api)
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(TraceLayer::new_for_http())
-        .layer(cors())
         .with_state(state)
 }
 

@@ -1,5 +1,19 @@
 //! JSON-RPC 2.0 at `/jsonrpc`: `query`, `mutate` and `execute`.
 //!
-//! This crate will hold the JSON-RPC module that authenticates a call (auth
-//! headers or a bearer JWT), runs it on the node, and maps every outcome to the
-//! protocol's `{"output": …}` result or `{"type", "data"}` error.
+//! The protocol's errors are `{"type": …, "data": …}` objects without numeric
+//! codes (PROTOCOL §6.3), which a generic JSON-RPC server cannot produce, so
+//! the envelope is handled here with the types of `server-primitives`:
+//! - every request that reaches the handler is answered with HTTP 200 and a
+//!   JSON-RPC response whose `id` has the request's JSON type;
+//! - a body that is not a request (bad JSON, unknown method, bad params) is a
+//!   `ParseError`; batches (JSON arrays) are refused with a `ParseError`;
+//! - a caller without valid credentials gets HTTP 401 with the admin API's
+//!   JSON error body;
+//! - `query` runs read-only; `mutate` and `execute` run with write access and
+//!   commit only if the call succeeds; their result adds the new `rootHash`
+//!   and the `eventSeq` a WebSocket subscriber can resume from.
+
+mod call;
+mod error;
+
+pub use call::{JsonRpcState, router};

@@ -1,8 +1,8 @@
 //! The composed node server: `/admin-api`, `/jsonrpc` and `/ws` on one listener.
 //!
 //! [`run`] serves a bound listener until a shutdown future resolves, then stops
-//! accepting and lets in-flight requests finish. Today it serves the admin API;
-//! `/jsonrpc`, `/ws` and `/metrics` join it as their crates land.
+//! accepting and lets in-flight requests finish. It serves the admin API and
+//! JSON-RPC; `/ws` and `/metrics` join it as their crates land.
 
 use std::future::Future;
 
@@ -30,9 +30,13 @@ pub async fn run(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = AdminState::new(node, auth, config.dev_routes)
+    let rpc = server_jsonrpc::JsonRpcState {
+        node: node.clone(),
+        auth: auth.clone(),
+    };
+    let admin = AdminState::new(node, auth, config.dev_routes)
         .map_err(|ApiError { message, .. }| std::io::Error::other(message))?;
-    let app = server_admin::router(state);
+    let app = server_admin::finish(server_admin::routes(admin).merge(server_jsonrpc::router(rpc)));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

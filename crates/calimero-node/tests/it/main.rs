@@ -132,6 +132,22 @@ async fn run_login_install_create_stop_and_restart() {
     .await;
     assert_eq!(status, 200, "{body}");
     let context = body["data"]["context"].clone();
+    let rpc = format!("{}/jsonrpc", running.base);
+    let set = json!({"jsonrpc": "2.0", "id": 1, "method": "mutate",
+        "params": {"contextId": context["id"], "method": "set", "argsJson": {"key": "k", "value": "kept"}}});
+    let (status, body) = call(
+        &http,
+        reqwest::Method::POST,
+        rpc.clone(),
+        Some(set),
+        &headers,
+    )
+    .await;
+    assert_eq!(
+        (status, body["result"]["eventSeq"].clone()),
+        (200, json!(2)),
+        "{body}"
+    );
     stop(running);
 
     let running = start(home.path());
@@ -145,10 +161,27 @@ async fn run_login_install_create_stop_and_restart() {
         &headers,
     )
     .await;
+    assert_eq!(status, 200, "{body}");
     assert_eq!(
-        (status, &body["data"]["context"]),
-        (200, &context),
+        body["data"]["context"]["id"], context["id"],
         "the context and the login survive a restart"
+    );
+    let get = json!({"jsonrpc": "2.0", "id": "g", "method": "query",
+        "params": {"contextId": context["id"], "method": "get", "argsJson": {"key": "k"}}});
+    let (status, body) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/jsonrpc", running.base),
+        Some(get),
+        &headers,
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            json!({"jsonrpc": "2.0", "id": "g", "result": {"output": "kept"}})
+        )
     );
     stop(running);
 }

@@ -1,0 +1,197 @@
+//! The `/jsonrpc` route: authenticate, parse, run on the node, answer.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use node::{CallOutput, Node};
+use serde_json::Value;
+use server_auth::{Authenticator, Principal};
+use server_primitives::admin::ApiErrorResponse;
+use server_primitives::jsonrpc::{
+    self, CallResult, ErrorObject, Request, RequestCall, RequestId, Response as RpcResponse,
+    ResponseBody, RpcError, Version,
+};
+
+use crate::error::{from_node, internal, parse};
+
+/// Largest request body, bytes.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// What the handler needs.
+#[derive(Debug, Clone)]
+pub struct JsonRpcState {
+    /// The node.
+    pub node: Node,
+    /// Request authentication.
+    pub auth: Authenticator,
+}
+
+/// The `/jsonrpc` route.
+pub fn router(state: JsonRpcState) -> Router {
+    Router::new()
+        .route("/jsonrpc", post(handle))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+fn http_error(status: StatusCode, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(ApiErrorResponse::new(status.as_u16(), message)),
+    )
+        .into_response()
+}
+
+fn reply(id: RequestId, outcome: Result<CallResult, ErrorObject>) -> Response {
+    let body = match outcome {
+        Ok(result) => ResponseBody::Result(result),
+        Err(error) => ResponseBody::Error(error),
+    };
+    Json(RpcResponse {
+        jsonrpc: Version::V2,
+        id,
+        body,
+    })
+    .into_response()
+}
+
+async fn handle(
+    State(state): State<JsonRpcState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let pairs: Vec<(&str, &[u8])> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes()))
+        .collect();
+    let principal = match state.auth.authenticate(pairs.iter().copied(), now_ms()) {
+        Ok(principal) => principal,
+        Err(error) => {
+            tracing::debug!(%error, "JSON-RPC authentication failed");
+            return http_error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized: sign the request with a registered client key or send a valid bearer token",
+            );
+        }
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return http_error(rejection.status(), rejection.body_text()),
+    };
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(err) => return reply(RequestId::Null, Err(parse(format!("invalid JSON: {err}")))),
+    };
+    if value.is_array() {
+        return reply(
+            RequestId::Null,
+            Err(parse(
+                "batch requests are not supported: send one request per HTTP call",
+            )),
+        );
+    }
+    let id = value
+        .get("id")
+        .and_then(|id| serde_json::from_value(id.clone()).ok())
+        .unwrap_or_default();
+    let request: Request = match serde_json::from_value(value) {
+        Ok(request) => request,
+        Err(err) => return reply(id, Err(parse(err.to_string()))),
+    };
+    let outcome = call(&state, &principal, request.call).await;
+    reply(request.id, outcome)
+}
+
+async fn call(
+    state: &JsonRpcState,
+    principal: &Principal,
+    call: RequestCall,
+) -> Result<CallResult, ErrorObject> {
+    let (params, write) = match call {
+        RequestCall::Query(params) => (params, false),
+        RequestCall::Mutate(params) | RequestCall::Execute(params) => (params, true),
+    };
+    if !principal.may_access(&params.context_id) {
+        let public_key = match principal {
+            Principal::ClientKey { signing_key, .. } => signing_key.clone(),
+            Principal::Token {
+                executor_public_key,
+                ..
+            } => executor_public_key.to_string(),
+        };
+        return Err(ErrorObject {
+            error: RpcError::CallError(jsonrpc::CallError::Unauthorized {
+                context_id: params.context_id,
+                public_key,
+            }),
+            payload: None,
+        });
+    }
+    let executor = match principal {
+        Principal::Token {
+            executor_public_key,
+            ..
+        } => Some(*executor_public_key),
+        Principal::ClientKey { .. } => params.executor_public_key,
+    };
+    let args = serde_json::to_vec(&params.args_json).map_err(|err| ErrorObject {
+        error: RpcError::SerdeError {
+            message: err.to_string(),
+        },
+        payload: None,
+    })?;
+    let node = state.node.clone();
+    let context = params.context_id;
+    let method = params.method;
+    let output = tokio::task::spawn_blocking(move || {
+        if write {
+            node.mutate(&context, &method, &args, executor)
+        } else {
+            node.query(&context, &method, &args, executor)
+        }
+    })
+    .await
+    .map_err(|err| ErrorObject {
+        error: internal(err),
+        payload: None,
+    })?
+    .map_err(from_node)?;
+    result(output)
+}
+
+fn result(output: CallOutput) -> Result<CallResult, ErrorObject> {
+    let value = match output.returns {
+        None => Value::Null,
+        Some(bytes) => {
+            let text = String::from_utf8(bytes).map_err(|err| ErrorObject {
+                error: internal(format!("return value is not UTF-8: {err}")),
+                payload: None,
+            })?;
+            serde_json::from_str(&text).map_err(|err| ErrorObject {
+                error: RpcError::SerdeError {
+                    message: format!("the return value is not JSON: {err}"),
+                },
+                payload: None,
+            })?
+        }
+    };
+    Ok(CallResult {
+        output: value,
+        root_hash: output.record.as_ref().map(|record| record.root_hash),
+        event_seq: output.record.as_ref().map(|record| record.seq),
+    })
+}

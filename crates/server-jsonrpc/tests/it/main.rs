@@ -1,0 +1,324 @@
+//! Integration tests of `/jsonrpc` over real HTTP on loopback against a real
+//! node, authenticated with real client-key signatures and tokens.
+
+use node::{Node, NodeConfig};
+use node_primitives::ContextId;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use server_auth::{AuthConfig, Authenticator};
+use server_jsonrpc::{JsonRpcState, router};
+use tempfile::TempDir;
+use test_utils::wallet::{ClientKey, NearWallet};
+
+/// Methods that fail in each way the protocol names.
+const ERRORS_APP: &str = r#"
+(module
+  (import "env" "value_return" (func $value_return (param i64)))
+  (import "env" "commit" (func $commit (param i64 i64)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "rootrootrootrootrootrootrootrootart\22plain failure\22abc\ff")
+  (func $buf (param $at i32) (param $ptr i64) (param $len i64)
+    (i64.store (local.get $at) (local.get $ptr))
+    (i64.store offset=8 (local.get $at) (local.get $len)))
+  (func (export "init")
+    (call $buf (i32.const 500) (i64.const 0) (i64.const 32))
+    (call $buf (i32.const 516) (i64.const 32) (i64.const 3))
+    (call $commit (i64.const 500) (i64.const 516)))
+  (func $return (param $tag i64) (param $ptr i64) (param $len i64)
+    (i64.store (i32.const 1000) (local.get $tag))
+    (call $buf (i32.const 1008) (local.get $ptr) (local.get $len))
+    (call $value_return (i64.const 1000)))
+  (func (export "fail") (call $return (i64.const 1) (i64.const 35) (i64.const 15)))
+  (func (export "not_json") (call $return (i64.const 0) (i64.const 50) (i64.const 3)))
+  (func (export "not_utf8") (call $return (i64.const 0) (i64.const 53) (i64.const 1)))
+)"#;
+
+struct Served {
+    url: String,
+    node: Node,
+    auth: Authenticator,
+    http: reqwest::Client,
+    headers: Vec<(String, String)>,
+    _home: TempDir,
+}
+
+async fn serve() -> Served {
+    let home = tempfile::tempdir().expect("temp dir");
+    let node = Node::open(home.path().join("node.redb"), NodeConfig::default()).expect("node");
+    let auth = server_admin::load_authenticator(&node, AuthConfig::default()).expect("auth");
+    let client = ClientKey::from_seed_byte(0x03);
+    let challenge = auth.request_challenge(None, now()).expect("challenge");
+    let login = NearWallet::from_seed_byte(0x02).login(&challenge, &client, "node");
+    auth.add_client_key(&login, now()).expect("login");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let app = router(JsonRpcState {
+        node: node.clone(),
+        auth: auth.clone(),
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Served {
+        url: format!("http://{address}/jsonrpc"),
+        node,
+        auth,
+        http: reqwest::Client::new(),
+        headers: client.auth_headers("jsonrpc", None),
+        _home: home,
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64
+}
+
+impl Served {
+    async fn raw(&self, body: String, headers: &[(String, String)]) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        (status, response.json().await.expect("JSON"))
+    }
+
+    async fn rpc(&self, request: Value) -> Value {
+        let (status, body) = self.raw(request.to_string(), &self.headers).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    fn context(&self, wasm: &[u8]) -> ContextId {
+        let app = self
+            .node
+            .install_application(wasm, "test", b"")
+            .expect("installs");
+        self.node
+            .create_context(&app.id, b"")
+            .expect("context")
+            .0
+            .id
+    }
+}
+
+fn request(id: Value, method: &str, context: &ContextId, name: &str, args: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": method,
+           "params": {"contextId": context, "method": name, "argsJson": args}})
+}
+
+#[tokio::test]
+async fn query_mutate_and_execute_against_kv_store() {
+    let served = serve().await;
+    let context = served.context(&test_utils::built_app("kv-store"));
+
+    let set = served
+        .rpc(request(
+            json!(7),
+            "mutate",
+            &context,
+            "set",
+            json!({"key": "a", "value": "1"}),
+        ))
+        .await;
+    assert_eq!(set["id"], json!(7));
+    assert_eq!(set["result"]["output"], Value::Null);
+    assert_eq!(set["result"]["eventSeq"], json!(2));
+    assert!(set["result"]["rootHash"].is_string());
+    assert!(set.get("error").is_none());
+
+    let set = served
+        .rpc(request(
+            json!("req-2"),
+            "execute",
+            &context,
+            "set",
+            json!({"key": "b", "value": "2"}),
+        ))
+        .await;
+    assert_eq!(
+        (set["id"].clone(), set["result"]["eventSeq"].clone()),
+        (json!("req-2"), json!(3))
+    );
+
+    let entries = served
+        .rpc(request(
+            Value::Null,
+            "query",
+            &context,
+            "entries",
+            json!({}),
+        ))
+        .await;
+    assert_eq!(entries["id"], Value::Null);
+    assert_eq!(entries["result"], json!({"output": {"a": "1", "b": "2"}}));
+    let without_id = json!({"jsonrpc": "2.0", "method": "query",
+        "params": {"contextId": context, "method": "get", "argsJson": {"key": "a"}}});
+    let got = served.rpc(without_id).await;
+    assert_eq!(
+        (got["id"].clone(), got["result"]["output"].clone()),
+        (Value::Null, json!("1"))
+    );
+}
+
+#[tokio::test]
+async fn every_error_type_is_reachable() {
+    let served = serve().await;
+    let kv = served.context(&test_utils::built_app("kv-store"));
+    let errors = served.context(&wat::parse_str(ERRORS_APP).expect("wat"));
+
+    let (status, body) = served.raw("{not json".into(), &served.headers).await;
+    assert_eq!(
+        (status, body["error"]["type"].clone()),
+        (StatusCode::OK, json!("ParseError"))
+    );
+    let unknown = served
+        .rpc(request(json!(1), "exec", &kv, "len", json!({})))
+        .await;
+    assert_eq!(
+        (unknown["id"].clone(), unknown["error"]["type"].clone()),
+        (json!(1), json!("ParseError"))
+    );
+    let batch = served
+        .rpc(json!([request(json!(2), "query", &kv, "len", json!({}))]))
+        .await;
+    assert_eq!(batch["error"]["type"], "ParseError");
+    assert!(
+        batch["error"]["data"]
+            .as_str()
+            .expect("text")
+            .contains("batch")
+    );
+    let bad_id = served
+        .rpc(json!({"jsonrpc": "2.0", "id": 3, "method": "query",
+        "params": {"contextId": "0OIl", "method": "len", "argsJson": {}}}))
+        .await;
+    assert_eq!(bad_id["error"]["type"], "ParseError");
+
+    let missing = ContextId::from_bytes([9; 32]);
+    let not_found = served
+        .rpc(request(json!(4), "query", &missing, "len", json!({})))
+        .await;
+    assert_eq!(
+        not_found["error"],
+        json!({"type": "CallError", "data": {"type": "ContextNotFound", "data": {"context_id": missing}}})
+    );
+
+    let no_method = served
+        .rpc(request(json!(5), "query", &kv, "nosuch", json!({})))
+        .await;
+    assert_eq!(no_method["error"]["type"], "FunctionCallError");
+    assert!(
+        no_method["error"]["data"]
+            .as_str()
+            .expect("text")
+            .contains("not found")
+    );
+    let panicked = served
+        .rpc(request(json!(6), "query", &kv, "get", json!({"wrong": 1})))
+        .await;
+    assert!(
+        panicked["error"]["data"]
+            .as_str()
+            .expect("text")
+            .starts_with("guest panicked: Failed to deserialize input")
+    );
+
+    let failed = served
+        .rpc(request(json!(7), "mutate", &errors, "fail", json!({})))
+        .await;
+    assert_eq!(failed["error"]["type"], "FunctionCallError");
+    assert_eq!(failed["error"]["payload"], "plain failure");
+    let not_json = served
+        .rpc(request(json!(8), "query", &errors, "not_json", json!({})))
+        .await;
+    assert_eq!(not_json["error"]["type"], "SerdeError");
+    assert!(not_json["error"]["data"]["message"].is_string());
+    let not_utf8 = served
+        .rpc(request(json!(9), "query", &errors, "not_utf8", json!({})))
+        .await;
+    assert_eq!(
+        not_utf8["error"],
+        json!({"type": "InternalError", "data": {}})
+    );
+    let reserved = served
+        .rpc(request(json!(10), "mutate", &kv, "init", json!({})))
+        .await;
+    assert_eq!(reserved["error"]["type"], "FunctionCallError");
+
+    let (members, _) = served
+        .node
+        .create_context(&served.node.applications().expect("apps")[0].id, b"")
+        .expect("context");
+    let token = served
+        .auth
+        .issue_tokens(members.id, members.members[0], now())
+        .expect("tokens")
+        .access_token;
+    let bearer = vec![("authorization".to_owned(), format!("Bearer {token}"))];
+    let (status, body) = served
+        .raw(
+            request(json!(11), "query", &kv, "len", json!({})).to_string(),
+            &bearer,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["error"]["data"]["type"], "Unauthorized",
+        "a token bound to one context calls another"
+    );
+}
+
+#[tokio::test]
+async fn auth_and_size_limits() {
+    let served = serve().await;
+    let kv = served.context(&test_utils::built_app("kv-store"));
+    let call = request(json!(1), "query", &kv, "len", json!({})).to_string();
+    let (status, body) = served.raw(call.clone(), &[]).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::UNAUTHORIZED, json!(401))
+    );
+    let stranger = ClientKey::from_seed_byte(0x09).auth_headers("jsonrpc", None);
+    let (status, _) = served.raw(call.clone(), &stranger).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let member = served
+        .node
+        .context(&kv)
+        .expect("read")
+        .expect("exists")
+        .members[0];
+    let token = served
+        .auth
+        .issue_tokens(kv, member, now())
+        .expect("tokens")
+        .access_token;
+    let bearer = vec![("authorization".to_owned(), format!("Bearer {token}"))];
+    let (status, body) = served.raw(call, &bearer).await;
+    assert_eq!(
+        (status, body["result"]["output"].clone()),
+        (StatusCode::OK, json!(0))
+    );
+
+    let huge = request(
+        json!(2),
+        "mutate",
+        &kv,
+        "set",
+        json!({"key": "k", "value": "v".repeat(2 * 1024 * 1024)}),
+    );
+    let (status, body) = served.raw(huge.to_string(), &served.headers).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::PAYLOAD_TOO_LARGE, json!(413))
+    );
+}
