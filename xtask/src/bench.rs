@@ -1,9 +1,12 @@
-//! `cargo xtask bench`: the workspace's benchmarks.
+//! `cargo xtask bench`: the workspace's benchmarks (each reports ratios to a
+//! baseline measured in the same run).
 
 use anyhow::Result;
 
-use crate::shell;
+use crate::{build_apps, shell};
 
 pub fn run(args: &[String]) -> Result<()> {
+    // The benchmarks run the example apps.
+    build_apps::run(&[])?;
     shell::run(shell::cargo().args(["bench", "--workspace"]).args(args))
 }

@@ -91,6 +91,25 @@ fn decode_headers(bytes: &[u8]) -> Option<Vec<(String, String)>> {
     rest.is_empty().then_some(headers)
 }
 
+/// Binds a function that copies a per-call value into a register.
+fn define_register_source(
+    linker: &mut Linker<HostState>,
+    name: &str,
+    source: fn(&HostState) -> Vec<u8>,
+) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        "env",
+        name,
+        move |mut caller: Ctx<'_>, reg: u64| -> HostResult<()> {
+            run(&mut caller, |caller| {
+                let value = source(caller.data());
+                Ok(caller.data_mut().set_register(reg, value)?)
+            })
+        },
+    )?;
+    Ok(())
+}
+
 /// Binds every host function of the ABI into `linker`.
 pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
@@ -152,36 +171,9 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             })
         },
     )?;
-    linker.func_wrap(
-        "env",
-        "context_id",
-        |mut caller: Ctx<'_>, reg: u64| -> HostResult<()> {
-            run(&mut caller, |caller| {
-                let id = caller.data().context_id.to_vec();
-                Ok(caller.data_mut().set_register(reg, id)?)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        "env",
-        "executor_id",
-        |mut caller: Ctx<'_>, reg: u64| -> HostResult<()> {
-            run(&mut caller, |caller| {
-                let id = caller.data().executor_id.to_vec();
-                Ok(caller.data_mut().set_register(reg, id)?)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        "env",
-        "input",
-        |mut caller: Ctx<'_>, reg: u64| -> HostResult<()> {
-            run(&mut caller, |caller| {
-                let input = caller.data().input.clone();
-                Ok(caller.data_mut().set_register(reg, input)?)
-            })
-        },
-    )?;
+    define_register_source(linker, "context_id", |state| state.context_id.to_vec())?;
+    define_register_source(linker, "executor_id", |state| state.executor_id.to_vec())?;
+    define_register_source(linker, "input", |state| state.input.clone())?;
     linker.func_wrap(
         "env",
         "value_return",

@@ -407,15 +407,7 @@ impl Node {
     ) -> Result<CallOutput, NodeError> {
         refuse_reserved(method)?;
         let snapshot = Arc::new(self.inner.store.snapshot()?);
-        let record = snapshot
-            .context(context)?
-            .ok_or(NodeError::ContextNotFound(*context))?;
-        if record.root_hash.is_zero() {
-            return Err(NodeError::Uninitialized(*context));
-        }
-        let executor = executor
-            .or_else(|| record.members.first().copied())
-            .unwrap_or(PublicKey::from_bytes([0; 32]));
+        let (record, executor) = callable(context, snapshot.context(context)?, executor)?;
         let (outcome, _) = self.run(&record, snapshot, method, args, executor, Mode::ReadOnly)?;
         let logs = outcome.logs;
         match outcome.returns {
@@ -445,15 +437,7 @@ impl Node {
         refuse_reserved(method)?;
         let lane = self.lane(context);
         let _writer = lane.lock().unwrap_or_else(PoisonError::into_inner);
-        let record = self
-            .context(context)?
-            .ok_or(NodeError::ContextNotFound(*context))?;
-        if record.root_hash.is_zero() {
-            return Err(NodeError::Uninitialized(*context));
-        }
-        let executor = executor
-            .or_else(|| record.members.first().copied())
-            .unwrap_or(PublicKey::from_bytes([0; 32]));
+        let (record, executor) = callable(context, self.context(context)?, executor)?;
         self.execute(record, method, args, executor, false)
     }
 
@@ -592,6 +576,23 @@ impl Node {
             record: Some(record),
         })
     }
+}
+
+/// The context a client call targets, if it exists and is initialised, and
+/// the executor: the one asked for, else the context's first member.
+fn callable(
+    id: &ContextId,
+    record: Option<ContextRecord>,
+    executor: Option<PublicKey>,
+) -> Result<(ContextRecord, PublicKey), NodeError> {
+    let record = record.ok_or(NodeError::ContextNotFound(*id))?;
+    if record.root_hash.is_zero() {
+        return Err(NodeError::Uninitialized(*id));
+    }
+    let executor = executor
+        .or_else(|| record.members.first().copied())
+        .unwrap_or(PublicKey::from_bytes([0; 32]));
+    Ok((record, executor))
 }
 
 fn refuse_reserved(method: &str) -> Result<(), NodeError> {

@@ -1,0 +1,120 @@
+//! Call throughput of the node, as ratios to a baseline measured in the same
+//! run: one durable single-key commit straight into the store.
+//!
+//! Run with `cargo xtask bench` (it builds the example apps first).
+
+#![allow(clippy::print_stdout)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use node::{Node, NodeConfig};
+use node_primitives::{ApplicationId, ContextId, Hash};
+use node_store::{ContextCommit, ContextRecord, Store};
+
+const MUTATIONS: usize = 300;
+const QUERIES: usize = 3_000;
+const THREADS: usize = 4;
+
+fn per_op(total: Duration, ops: usize) -> Duration {
+    total / u32::try_from(ops).expect("few ops")
+}
+
+fn baseline(dir: &Path) -> Duration {
+    let store = Store::open(dir.join("baseline.redb")).expect("store");
+    let mut context = ContextRecord {
+        id: ContextId::from_bytes([1; 32]),
+        application_id: ApplicationId::from_bytes([2; 32]),
+        root_hash: Hash::ZERO,
+        last_transaction_hash: Hash::ZERO,
+        last_seq: 0,
+        delta_height: 0,
+        last_time_ns: 0,
+        created_at: 0,
+        members: vec![],
+    };
+    let start = Instant::now();
+    for i in 0..MUTATIONS {
+        context.last_seq = i as u64;
+        let mut writes = BTreeMap::new();
+        writes.insert(format!("key-{i}").into_bytes(), Some(vec![7; 100]));
+        store
+            .commit(&[ContextCommit {
+                context: context.clone(),
+                writes,
+                event: None,
+                keep_events: 1_000,
+                delta: None,
+            }])
+            .expect("commit");
+    }
+    per_op(start.elapsed(), MUTATIONS)
+}
+
+fn main() {
+    let wasm_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/apps/kv-store.wasm");
+    let wasm = std::fs::read(&wasm_path).expect("run `cargo xtask build-apps` first");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let base = baseline(dir.path());
+
+    let node = Node::open(dir.path().join("node.redb"), NodeConfig::default()).expect("node");
+    let app = node
+        .install_application(&wasm, "bench", b"")
+        .expect("installs");
+    let contexts: Vec<ContextId> = (0..THREADS)
+        .map(|_| node.create_context(&app.id, b"").expect("context").0.id)
+        .collect();
+
+    let start = Instant::now();
+    for i in 0..MUTATIONS {
+        let args = format!(r#"{{"key":"key-{i}","value":"{}"}}"#, "v".repeat(100));
+        node.mutate(&contexts[0], "set", args.as_bytes(), None)
+            .expect("set");
+    }
+    let sequential = per_op(start.elapsed(), MUTATIONS);
+
+    let node = Arc::new(node);
+    let start = Instant::now();
+    let threads: Vec<_> = contexts
+        .iter()
+        .map(|context| {
+            let (node, context) = (node.clone(), *context);
+            std::thread::spawn(move || {
+                for i in 0..MUTATIONS / THREADS {
+                    let args = format!(r#"{{"key":"par-{i}","value":"{}"}}"#, "v".repeat(100));
+                    node.mutate(&context, "set", args.as_bytes(), None)
+                        .expect("set");
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("no panic");
+    }
+    let parallel = per_op(start.elapsed(), MUTATIONS / THREADS * THREADS);
+
+    let start = Instant::now();
+    for i in 0..QUERIES {
+        let args = format!(r#"{{"key":"key-{}"}}"#, i % MUTATIONS);
+        node.query(&contexts[0], "get", args.as_bytes(), None)
+            .expect("get");
+    }
+    let query = per_op(start.elapsed(), QUERIES);
+
+    let ratio = |value: Duration| value.as_secs_f64() / base.as_secs_f64();
+    println!("baseline: one durable single-key store commit = {base:?}");
+    println!(
+        "mutate, one context, sequential:         {sequential:?}/op = {:.2} x baseline",
+        ratio(sequential)
+    );
+    println!(
+        "mutate, {THREADS} contexts, {THREADS} threads (group commit): {parallel:?}/op = {:.2} x baseline",
+        ratio(parallel)
+    );
+    println!(
+        "query, one context:                      {query:?}/op = {:.3} x baseline",
+        ratio(query)
+    );
+}
