@@ -132,8 +132,9 @@ fn set_up(root: &Path, base: &str) -> Result<()> {
             text(&context)
         ));
     }
+    let ws = base.replacen("http://", "ws://", 1);
     println!(
-        "\nThe node is running on {base} (Ctrl-C stops it).\n  admin API  {base}/admin-api/health\n  JSON-RPC   {base}/jsonrpc\n  home       .dev-node/ (kept across runs)\n\nExample apps:\n{}\n",
+        "\nThe node is running on {base} (Ctrl-C stops it).\n  admin API  {base}/admin-api/health\n  JSON-RPC   {base}/jsonrpc\n  WebSocket  {ws}/ws\n  home       .dev-node/ (kept across runs)\n\nExample apps:\n{}\n",
         summary.join("\n")
     );
     Ok(())

@@ -1,8 +1,8 @@
 //! The composed node server: `/admin-api`, `/jsonrpc` and `/ws` on one listener.
 //!
 //! [`run`] serves a bound listener until a shutdown future resolves, then stops
-//! accepting and lets in-flight requests finish. It serves the admin API and
-//! JSON-RPC; `/ws` and `/metrics` join it as their crates land.
+//! accepting and lets in-flight requests finish. It serves the admin API,
+//! JSON-RPC and the WebSocket; `/metrics` is still to come.
 
 use std::future::Future;
 
@@ -34,9 +34,14 @@ pub async fn run(
         node: node.clone(),
         auth: auth.clone(),
     };
-    let admin = AdminState::new(node, auth, config.dev_routes)
+    let admin = AdminState::new(node.clone(), auth, config.dev_routes)
         .map_err(|ApiError { message, .. }| std::io::Error::other(message))?;
-    let app = server_admin::finish(server_admin::routes(admin).merge(server_jsonrpc::router(rpc)));
+    let ws = server_ws::WsState::new(rpc.node.clone(), server_ws::WsConfig::default());
+    let app = server_admin::finish(
+        server_admin::routes(admin)
+            .merge(server_jsonrpc::router(rpc))
+            .merge(server_ws::router(ws)),
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -6,9 +6,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use server_primitives::auth::NodeChallenge;
 use test_utils::wallet::{ClientKey, NearWallet};
+use tokio_tungstenite::tungstenite::Message;
 
 /// A running node; killed if the test fails before stopping it.
 struct Running {
@@ -78,6 +80,22 @@ async fn call(
     (status, response.json().await.expect("JSON body"))
 }
 
+async fn next_text<S>(ws: &mut S) -> Value
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await
+            .expect("a frame in time")
+            .expect("open")
+            .expect("valid");
+        if let Message::Text(text) = frame {
+            return serde_json::from_str(&text).expect("JSON");
+        }
+    }
+}
+
 #[tokio::test]
 async fn run_login_install_create_stop_and_restart() {
     let home = tempfile::tempdir().expect("temp dir");
@@ -132,6 +150,17 @@ async fn run_login_install_create_stop_and_restart() {
     .await;
     assert_eq!(status, 200, "{body}");
     let context = body["data"]["context"].clone();
+    let ws_url = format!("{}/ws", running.base.replacen("http://", "ws://", 1));
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .expect("ws connects");
+    let subscribe =
+        json!({"id": 1, "method": "subscribe", "params": {"contextIds": [context["id"]]}});
+    ws.send(Message::Text(subscribe.to_string().into()))
+        .await
+        .expect("sent");
+    let reply = next_text(&mut ws).await;
+    assert_eq!(reply["result"]["contextIds"][0], context["id"]);
     let rpc = format!("{}/jsonrpc", running.base);
     let set = json!({"jsonrpc": "2.0", "id": 1, "method": "mutate",
         "params": {"contextId": context["id"], "method": "set", "argsJson": {"key": "k", "value": "kept"}}});
@@ -148,6 +177,14 @@ async fn run_login_install_create_stop_and_restart() {
         (200, json!(2)),
         "{body}"
     );
+    let executed = next_text(&mut ws).await;
+    assert_eq!(
+        (executed["id"].clone(), executed["result"]["type"].clone()),
+        (Value::Null, json!("TransactionExecuted"))
+    );
+    assert_eq!(executed["result"]["seq"], 2);
+    let outcome = next_text(&mut ws).await;
+    assert_eq!(outcome["result"]["data"]["events"][0]["kind"], "Inserted");
     stop(running);
 
     let running = start(home.path());

@@ -1,0 +1,294 @@
+//! One WebSocket connection: requests in, subscribed events out.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, WebSocket};
+use node::{EventRecord, Node};
+use node_primitives::ContextId;
+use server_primitives::ws::{
+    Command, ContextEvent, EventGeneration, EventPayload, ExecutionEventItem, Request, Response,
+    ResponseBody, ResponseResult, SubscriptionReply, WsError,
+};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::WsConfig;
+
+/// Per subscribed context, the last sequence number delivered (or skipped).
+type Subscriptions = HashMap<ContextId, u64>;
+
+struct Session {
+    node: Node,
+    config: Arc<WsConfig>,
+    generation: EventGeneration,
+    subscriptions: Subscriptions,
+}
+
+fn frame(response: &Response) -> Message {
+    Message::Text(
+        serde_json::to_string(response)
+            .expect("responses serialize")
+            .into(),
+    )
+}
+
+fn reply(id: Option<u64>, body: ResponseBody) -> Message {
+    frame(&Response { id, body })
+}
+
+fn event(context_id: ContextId, seq: Option<u64>, payload: EventPayload) -> Message {
+    reply(
+        None,
+        ResponseBody::Result(ResponseResult::Event(ContextEvent {
+            context_id,
+            seq,
+            payload,
+        })),
+    )
+}
+
+impl Session {
+    /// The frames of one committed call, in the connection's generation.
+    fn events(&self, context: ContextId, record: &EventRecord) -> Vec<Message> {
+        let items: Vec<ExecutionEventItem> = record
+            .events
+            .iter()
+            .map(|(kind, data)| ExecutionEventItem {
+                kind: kind.clone(),
+                data: data.clone(),
+            })
+            .collect();
+        let seq = Some(record.seq);
+        let seed = || {
+            [
+                event(
+                    context,
+                    seq,
+                    EventPayload::TransactionExecuted {
+                        hash: record.transaction_hash,
+                    },
+                ),
+                event(
+                    context,
+                    seq,
+                    EventPayload::OutcomeEvent {
+                        events: items.clone(),
+                    },
+                ),
+            ]
+        };
+        let current = || {
+            [
+                event(
+                    context,
+                    seq,
+                    EventPayload::StateMutation {
+                        new_root: record.root_hash,
+                    },
+                ),
+                event(
+                    context,
+                    seq,
+                    EventPayload::ExecutionEvent {
+                        events: items.clone(),
+                    },
+                ),
+            ]
+        };
+        match self.generation {
+            EventGeneration::Seed => seed().into(),
+            EventGeneration::Current => current().into(),
+            EventGeneration::All => seed().into_iter().chain(current()).collect(),
+        }
+    }
+
+    /// The latest sequence number of a context (0 when it has none or is unknown).
+    fn latest(&self, context: &ContextId) -> u64 {
+        self.node
+            .context(context)
+            .ok()
+            .flatten()
+            .map_or(0, |record| record.last_seq)
+    }
+
+    /// Answers one text frame.
+    fn handle(&mut self, text: &str) -> Vec<Message> {
+        let request: Request = match serde_json::from_str(text) {
+            Ok(request) => request,
+            Err(err) => {
+                let id = serde_json::from_str::<serde_json::Value>(text)
+                    .ok()
+                    .and_then(|value| value.get("id").and_then(serde_json::Value::as_u64));
+                return vec![reply(
+                    id,
+                    ResponseBody::Error(WsError::ParseError(err.to_string())),
+                )];
+            }
+        };
+        match request.command {
+            Command::Unsubscribe(params) => {
+                for context in &params.context_ids {
+                    self.subscriptions.remove(context);
+                }
+                vec![reply(
+                    request.id,
+                    ResponseBody::Result(ResponseResult::Subscription(SubscriptionReply {
+                        context_ids: params.context_ids,
+                    })),
+                )]
+            }
+            Command::Subscribe(params) => {
+                let new = params
+                    .context_ids
+                    .iter()
+                    .filter(|context| !self.subscriptions.contains_key(context))
+                    .count();
+                if self.subscriptions.len() + new > self.config.max_subscriptions {
+                    return vec![reply(
+                        request.id,
+                        ResponseBody::Error(WsError::LimitExceeded(format!(
+                            "a connection may follow at most {} contexts",
+                            self.config.max_subscriptions
+                        ))),
+                    )];
+                }
+                let mut frames = vec![reply(
+                    request.id,
+                    ResponseBody::Result(ResponseResult::Subscription(SubscriptionReply {
+                        context_ids: params.context_ids.clone(),
+                    })),
+                )];
+                for context in params.context_ids {
+                    match params.since.get(&context) {
+                        Some(since) => frames.extend(self.replay(context, *since)),
+                        None => {
+                            let latest = self.latest(&context);
+                            self.subscriptions.entry(context).or_insert(latest);
+                        }
+                    }
+                }
+                frames
+            }
+        }
+    }
+
+    /// Subscribes from `since`: the logged events after it, with a `Gap`
+    /// first when the log no longer reaches back that far.
+    fn replay(&mut self, context: ContextId, since: u64) -> Vec<Message> {
+        let latest = self.latest(&context);
+        let records = self
+            .node
+            .events_after(&context, since, self.config.replay_limit)
+            .unwrap_or_default();
+        let mut frames = Vec::new();
+        let first_available = records
+            .first()
+            .map_or(latest.saturating_add(1), |record| record.seq);
+        if first_available > since.saturating_add(1) && latest > since {
+            frames.push(event(
+                context,
+                None,
+                EventPayload::Gap {
+                    from_seq: since + 1,
+                    to_seq: first_available - 1,
+                },
+            ));
+        }
+        let mut last = since.max(first_available.saturating_sub(1).min(latest));
+        for record in &records {
+            frames.extend(self.events(context, record));
+            last = record.seq;
+        }
+        self.subscriptions.insert(context, last);
+        frames
+    }
+
+    /// Frames for a bus event, if subscribed and not yet delivered.
+    fn forward(&mut self, context: ContextId, record: &EventRecord) -> Vec<Message> {
+        match self.subscriptions.get(&context) {
+            Some(last) if record.seq > *last => {
+                self.subscriptions.insert(context, record.seq);
+                self.events(context, record)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The connection fell behind the bus: a `Gap` for every context that has
+    /// events it will not receive.
+    fn lagged(&mut self) -> Vec<Message> {
+        let contexts: Vec<(ContextId, u64)> =
+            self.subscriptions.iter().map(|(c, l)| (*c, *l)).collect();
+        let mut frames = Vec::new();
+        for (context, last) in contexts {
+            let latest = self.latest(&context);
+            if latest > last {
+                frames.push(event(
+                    context,
+                    None,
+                    EventPayload::Gap {
+                        from_seq: last + 1,
+                        to_seq: latest,
+                    },
+                ));
+                self.subscriptions.insert(context, latest);
+            }
+        }
+        frames
+    }
+}
+
+/// Runs one connection until the peer leaves, fails to answer a ping, or the
+/// node's bus closes.
+pub(crate) async fn run(
+    mut socket: WebSocket,
+    node: Node,
+    config: Arc<WsConfig>,
+    generation: EventGeneration,
+) {
+    let mut bus = node.subscribe();
+    let mut ping = tokio::time::interval(config.ping_interval);
+    ping.tick().await;
+    let mut awaiting_pong = false;
+    let mut session = Session {
+        node,
+        config,
+        generation,
+        subscriptions: Subscriptions::new(),
+    };
+    loop {
+        let frames = tokio::select! {
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(text))) => session.handle(text.as_str()),
+                Some(Ok(Message::Pong(_))) => {
+                    awaiting_pong = false;
+                    Vec::new()
+                }
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                Some(Ok(_)) => Vec::new(),
+            },
+            published = bus.recv() => match published {
+                Ok(published) => session.forward(published.context_id, &published.record),
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, "a WebSocket connection fell behind");
+                    session.lagged()
+                }
+                Err(RecvError::Closed) => break,
+            },
+            _ = ping.tick() => {
+                if awaiting_pong {
+                    tracing::debug!("closing a WebSocket peer that did not answer a ping");
+                    break;
+                }
+                awaiting_pong = true;
+                vec![Message::Ping(Vec::new().into())]
+            }
+        };
+        for frame in frames {
+            if socket.send(frame).await.is_err() {
+                return;
+            }
+        }
+    }
+    let _ = socket.send(Message::Close(None)).await;
+}
