@@ -29,6 +29,8 @@ pub struct Config {
     pub fetch_allowed_hosts: Vec<String>,
     /// Log format on stderr: `text` or `json`.
     pub log_format: LogFormat,
+    /// Whether `/ws` needs credentials (default: open, as in the seed).
+    pub ws_require_auth: bool,
 }
 
 /// How logs are written.
@@ -50,6 +52,7 @@ impl Default for Config {
             keep_events: node::NodeConfig::default().keep_events,
             fetch_allowed_hosts: Vec::new(),
             log_format: LogFormat::Text,
+            ws_require_auth: false,
         }
     }
 }

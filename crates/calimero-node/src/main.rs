@@ -139,6 +139,7 @@ async fn serve(home: &Path, config: &Config) -> Result<()> {
     let address = listener.local_addr().context("reading the bound address")?;
     let server_config = server::ServerConfig {
         dev_routes: config.dev_routes(),
+        ws_require_auth: config.ws_require_auth,
     };
     tracing::info!(%address, dev_routes = server_config.dev_routes, home = %home.display(), "node server ready");
     println!("listening on http://{address}");

@@ -99,6 +99,8 @@ pub enum WsError {
     ParseError(String),
     /// The request would pass a limit of the connection (e.g. subscriptions).
     LimitExceeded(String),
+    /// The connection's credentials do not reach that context.
+    Unauthorized(String),
 }
 
 /// An event of one context.

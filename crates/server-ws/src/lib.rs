@@ -14,7 +14,13 @@
 //! `TransactionExecuted` + `OutcomeEvent`), `current` (`StateMutation` +
 //! `ExecutionEvent`) or `all`. The server pings every
 //! [`WsConfig::ping_interval`] and closes a peer that did not answer the
-//! previous ping. Subscriptions are open to anyone, as in the seed protocol.
+//! previous ping.
+//!
+//! Subscriptions are open to anyone by default, as in the seed protocol. With
+//! [`WsConfig::require_auth`], the upgrade request must carry credentials: the
+//! auth headers or `Authorization: Bearer <access token>`, or (for browsers,
+//! which cannot set headers on a WebSocket) `?token=<access token>`; a
+//! context-bound key or token may then follow only its own context.
 
 mod session;
 
@@ -23,12 +29,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::extract::{Query, State, WebSocketUpgrade};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use node::Node;
 use serde::Deserialize;
+use server_auth::{AuthError, Authenticator, Principal};
 use server_primitives::admin::ApiErrorResponse;
 use server_primitives::ws::EventGeneration;
 
@@ -43,6 +50,8 @@ pub struct WsConfig {
     pub ping_interval: Duration,
     /// Most events replayed for one context on `subscribe` with `since`.
     pub replay_limit: usize,
+    /// Whether connecting needs credentials (default: open, as in the seed).
+    pub require_auth: bool,
 }
 
 impl Default for WsConfig {
@@ -52,6 +61,7 @@ impl Default for WsConfig {
             max_subscriptions: 256,
             ping_interval: Duration::from_secs(30),
             replay_limit: 10_000,
+            require_auth: false,
         }
     }
 }
@@ -60,16 +70,19 @@ impl Default for WsConfig {
 #[derive(Debug, Clone)]
 pub struct WsState {
     node: Node,
+    auth: Authenticator,
     config: Arc<WsConfig>,
     connections: Arc<AtomicUsize>,
 }
 
 impl WsState {
-    /// The endpoint over `node` with `config`.
+    /// The endpoint over `node` with `config`; `auth` checks credentials
+    /// when the config requires them.
     #[must_use]
-    pub fn new(node: Node, config: WsConfig) -> Self {
+    pub fn new(node: Node, auth: Authenticator, config: WsConfig) -> Self {
         Self {
             node,
+            auth,
             config: Arc::new(config),
             connections: Arc::new(AtomicUsize::new(0)),
         }
@@ -88,6 +101,7 @@ impl Drop for Connection {
 #[derive(Debug, Deserialize)]
 struct Params {
     events: Option<String>,
+    token: Option<String>,
 }
 
 /// The `/ws` route.
@@ -103,11 +117,53 @@ fn refuse(status: StatusCode, message: String) -> Response {
         .into_response()
 }
 
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// The caller, when the config requires one.
+fn authenticate(
+    state: &WsState,
+    headers: &HeaderMap,
+    token: Option<&str>,
+) -> Result<Option<Principal>, AuthError> {
+    if !state.config.require_auth {
+        return Ok(None);
+    }
+    let principal = match token {
+        Some(token) => state.auth.authenticate_token(token, now_ms()),
+        None => {
+            let pairs: Vec<(&str, &[u8])> = headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_bytes()))
+                .collect();
+            state.auth.authenticate(pairs.iter().copied(), now_ms())
+        }
+    };
+    principal.map(Some)
+}
+
 async fn upgrade(
     State(state): State<WsState>,
     Query(params): Query<Params>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let principal = match authenticate(&state, &headers, params.token.as_deref()) {
+        Ok(principal) => principal,
+        Err(error) => {
+            tracing::debug!(%error, "WebSocket authentication failed");
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized: send the auth headers, a bearer token, or ?token=<access token>"
+                    .to_owned(),
+            );
+        }
+    };
     let generation = match params.events.as_deref().map(str::parse::<EventGeneration>) {
         None => EventGeneration::default(),
         Some(Ok(generation)) => generation,
@@ -125,7 +181,7 @@ async fn upgrade(
     }
     let connection = Connection(state.connections.clone());
     upgrade.on_upgrade(move |socket| async move {
-        session::run(socket, state.node, state.config, generation).await;
+        session::run(socket, state.node, state.config, generation, principal).await;
         drop(connection);
     })
 }

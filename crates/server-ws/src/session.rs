@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::ws::{Message, WebSocket};
 use node::{EventRecord, Node};
 use node_primitives::ContextId;
+use server_auth::Principal;
 use server_primitives::ws::{
     Command, ContextEvent, EventGeneration, EventPayload, ExecutionEventItem, Request, Response,
     ResponseBody, ResponseResult, SubscriptionReply, WsError,
@@ -19,6 +20,7 @@ type Subscriptions = HashMap<ContextId, u64>;
 
 struct Session {
     node: Node,
+    principal: Option<Principal>,
     config: Arc<WsConfig>,
     generation: EventGeneration,
     subscriptions: Subscriptions,
@@ -143,6 +145,19 @@ impl Session {
                     .iter()
                     .filter(|context| !self.subscriptions.contains_key(context))
                     .count();
+                if let Some(principal) = &self.principal
+                    && let Some(denied) = params
+                        .context_ids
+                        .iter()
+                        .find(|context| !principal.may_access(context))
+                {
+                    return vec![reply(
+                        request.id,
+                        ResponseBody::Error(WsError::Unauthorized(format!(
+                            "this connection's credentials do not reach context {denied}"
+                        ))),
+                    )];
+                }
                 if self.subscriptions.len() + new > self.config.max_subscriptions {
                     return vec![reply(
                         request.id,
@@ -245,6 +260,7 @@ pub(crate) async fn run(
     node: Node,
     config: Arc<WsConfig>,
     generation: EventGeneration,
+    principal: Option<Principal>,
 ) {
     let mut bus = node.subscribe();
     let mut ping = tokio::time::interval(config.ping_interval);
@@ -252,6 +268,7 @@ pub(crate) async fn run(
     let mut awaiting_pong = false;
     let mut session = Session {
         node,
+        principal,
         config,
         generation,
         subscriptions: Subscriptions::new(),

@@ -16,6 +16,8 @@ use tokio::net::TcpListener;
 pub struct ServerConfig {
     /// Whether the unauthenticated `/admin-api/dev/*` routes are served.
     pub dev_routes: bool,
+    /// Whether `/ws` needs credentials (default: open, as in the seed).
+    pub ws_require_auth: bool,
 }
 
 /// Serves the node on `listener` until `shutdown` resolves; in-flight requests
@@ -36,7 +38,14 @@ pub async fn run(
     };
     let admin = AdminState::new(node.clone(), auth, config.dev_routes)
         .map_err(|ApiError { message, .. }| std::io::Error::other(message))?;
-    let ws = server_ws::WsState::new(rpc.node.clone(), server_ws::WsConfig::default());
+    let ws = server_ws::WsState::new(
+        rpc.node.clone(),
+        rpc.auth.clone(),
+        server_ws::WsConfig {
+            require_auth: config.ws_require_auth,
+            ..server_ws::WsConfig::default()
+        },
+    );
     let app = server_admin::finish(
         server_admin::routes(admin)
             .merge(server_jsonrpc::router(rpc))

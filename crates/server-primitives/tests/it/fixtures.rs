@@ -202,6 +202,7 @@ fn valid() -> Vec<(&'static str, Check)> {
         ("ws/subscription_reply.json", round_trip::<ws::Response>),
         ("ws/error_parse.json", round_trip::<ws::Response>),
         ("ws/error_limit.json", round_trip::<ws::Response>),
+        ("ws/error_unauthorized.json", round_trip::<ws::Response>),
         (
             "ws/event_transaction_executed.json",
             round_trip::<ws::Response>,

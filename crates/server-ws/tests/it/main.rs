@@ -18,6 +18,7 @@ type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 struct Served {
     url: String,
     node: Node,
+    auth: server_auth::Authenticator,
     _home: TempDir,
 }
 
@@ -28,11 +29,14 @@ async fn serve(node_config: NodeConfig, config: WsConfig) -> Served {
         .await
         .expect("bind");
     let address = listener.local_addr().expect("address");
-    let app = router(WsState::new(node.clone(), config));
+    let auth =
+        server_admin::load_authenticator(&node, server_auth::AuthConfig::default()).expect("auth");
+    let app = router(WsState::new(node.clone(), auth.clone(), config));
     tokio::spawn(async move { axum::serve(listener, app).await });
     Served {
         url: format!("ws://{address}/ws"),
         node,
+        auth,
         _home: home,
     }
 }
@@ -328,4 +332,84 @@ async fn a_slow_reader_gets_a_gap_and_fast_readers_lose_nothing() {
         gap["result"]["data"]["toSeq"].as_u64().expect("to")
             >= gap["result"]["data"]["fromSeq"].as_u64().expect("from")
     );
+}
+
+#[tokio::test]
+async fn credentials_are_required_when_configured() {
+    let served = serve(
+        NodeConfig::default(),
+        WsConfig {
+            require_auth: true,
+            ..WsConfig::default()
+        },
+    )
+    .await;
+    let (mine, other) = (kv(&served.node), kv(&served.node));
+    assert!(
+        tokio_tungstenite::connect_async(&served.url).await.is_err(),
+        "no credentials"
+    );
+    let member = served
+        .node
+        .context(&mine)
+        .expect("read")
+        .expect("exists")
+        .members[0];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64;
+    let token = served
+        .auth
+        .issue_tokens(mine, member, now)
+        .expect("tokens")
+        .access_token;
+    assert!(
+        tokio_tungstenite::connect_async(format!("{}?token=bad", served.url))
+            .await
+            .is_err()
+    );
+    let mut client = connect(&format!("{}?token={token}", served.url)).await;
+    send(
+        &mut client,
+        json!({"id": 1, "method": "subscribe", "params": {"contextIds": [other]}}),
+    )
+    .await;
+    assert_eq!(next(&mut client).await["error"]["type"], "Unauthorized");
+    send(
+        &mut client,
+        json!({"id": 2, "method": "subscribe", "params": {"contextIds": [mine]}}),
+    )
+    .await;
+    assert_eq!(
+        next(&mut client).await["result"]["contextIds"],
+        json!([mine])
+    );
+}
+
+#[tokio::test]
+async fn a_peer_that_does_not_answer_pings_is_closed() {
+    let served = serve(
+        NodeConfig::default(),
+        WsConfig {
+            ping_interval: Duration::from_millis(100),
+            ..WsConfig::default()
+        },
+    )
+    .await;
+    let mut client = connect(&served.url).await;
+    // Not reading means not answering the server's pings.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(frame) = client.next().await {
+            match frame {
+                Ok(Message::Close(_)) | Err(_) => return true,
+                Ok(_) => {}
+            }
+        }
+        true
+    })
+    .await
+    .expect("the server closes the connection");
+    assert!(ended);
 }
