@@ -1,5 +1,6 @@
 //! The `/jsonrpc` route: authenticate, parse, run on the node, answer.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
@@ -17,19 +18,35 @@ use server_primitives::jsonrpc::{
     self, CallResult, ErrorObject, Request, RequestCall, RequestId, Response as RpcResponse,
     ResponseBody, RpcError, Version,
 };
+use tokio::sync::Semaphore;
 
 use crate::error::{from_node, internal, parse};
 
 /// Largest request body, bytes.
 const MAX_BODY: usize = 1024 * 1024;
 
+/// Calls running at once by default; past it, requests get 503.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
+
 /// What the handler needs.
 #[derive(Debug, Clone)]
 pub struct JsonRpcState {
-    /// The node.
-    pub node: Node,
-    /// Request authentication.
-    pub auth: Authenticator,
+    node: Node,
+    auth: Authenticator,
+    in_flight: Arc<Semaphore>,
+}
+
+impl JsonRpcState {
+    /// The endpoint over `node` and `auth`, running at most `max_in_flight`
+    /// calls at once.
+    #[must_use]
+    pub fn new(node: Node, auth: Authenticator, max_in_flight: usize) -> Self {
+        Self {
+            node,
+            auth,
+            in_flight: Arc::new(Semaphore::new(max_in_flight)),
+        }
+    }
 }
 
 /// The `/jsonrpc` route.
@@ -111,6 +128,12 @@ async fn handle(
     let request: Request = match serde_json::from_value(value) {
         Ok(request) => request,
         Err(err) => return reply(id, Err(parse(err.to_string()))),
+    };
+    let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
+        return http_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many calls in flight on this node; retry shortly",
+        );
     };
     let outcome = call(&state, &principal, request.call).await;
     reply(request.id, outcome)

@@ -11,9 +11,12 @@
 //!   JSON error body;
 //! - `query` runs read-only; `mutate` and `execute` run with write access and
 //!   commit only if the call succeeds; their result adds the new `rootHash`
-//!   and the `eventSeq` a WebSocket subscriber can resume from.
+//!   and the `eventSeq` a WebSocket subscriber can resume from;
+//! - limits: 1 MiB request bodies (413), one request per HTTP call (batches
+//!   refused), at most [`DEFAULT_MAX_IN_FLIGHT`] calls at once by default (503);
+//!   return values are capped by the runtime's `max_return_size`.
 
 mod call;
 mod error;
 
-pub use call::{JsonRpcState, router};
+pub use call::{DEFAULT_MAX_IN_FLIGHT, JsonRpcState, router};

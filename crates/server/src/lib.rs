@@ -32,15 +32,16 @@ pub async fn run(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let rpc = server_jsonrpc::JsonRpcState {
-        node: node.clone(),
-        auth: auth.clone(),
-    };
-    let admin = AdminState::new(node.clone(), auth, config.dev_routes)
+    let rpc = server_jsonrpc::JsonRpcState::new(
+        node.clone(),
+        auth.clone(),
+        server_jsonrpc::DEFAULT_MAX_IN_FLIGHT,
+    );
+    let admin = AdminState::new(node.clone(), auth.clone(), config.dev_routes)
         .map_err(|ApiError { message, .. }| std::io::Error::other(message))?;
     let ws = server_ws::WsState::new(
-        rpc.node.clone(),
-        rpc.auth.clone(),
+        node.clone(),
+        auth.clone(),
         server_ws::WsConfig {
             require_auth: config.ws_require_auth,
             ..server_ws::WsConfig::default()

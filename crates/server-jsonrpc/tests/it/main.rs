@@ -31,6 +31,11 @@ const ERRORS_APP: &str = r#"
   (func (export "fail") (call $return (i64.const 1) (i64.const 35) (i64.const 15)))
   (func (export "not_json") (call $return (i64.const 0) (i64.const 50) (i64.const 3)))
   (func (export "not_utf8") (call $return (i64.const 0) (i64.const 53) (i64.const 1)))
+  (func (export "spin") (local $n i64)
+    (local.set $n (i64.const 400000000))
+    (loop $again
+      (local.set $n (i64.sub (local.get $n) (i64.const 1)))
+      (br_if $again (i64.gt_s (local.get $n) (i64.const 0)))))
 )"#;
 
 struct Served {
@@ -43,6 +48,10 @@ struct Served {
 }
 
 async fn serve() -> Served {
+    serve_with(server_jsonrpc::DEFAULT_MAX_IN_FLIGHT).await
+}
+
+async fn serve_with(max_in_flight: usize) -> Served {
     let home = tempfile::tempdir().expect("temp dir");
     let node = Node::open(home.path().join("node.redb"), NodeConfig::default()).expect("node");
     let auth = server_admin::load_authenticator(&node, AuthConfig::default()).expect("auth");
@@ -54,10 +63,7 @@ async fn serve() -> Served {
         .await
         .expect("bind");
     let address = listener.local_addr().expect("address");
-    let app = router(JsonRpcState {
-        node: node.clone(),
-        auth: auth.clone(),
-    });
+    let app = router(JsonRpcState::new(node.clone(), auth.clone(), max_in_flight));
     tokio::spawn(async move { axum::serve(listener, app).await });
     Served {
         url: format!("http://{address}/jsonrpc"),
@@ -321,4 +327,50 @@ async fn auth_and_size_limits() {
         (status, body["error"]["code"].clone()),
         (StatusCode::PAYLOAD_TOO_LARGE, json!(413))
     );
+}
+
+#[tokio::test]
+async fn calls_past_the_in_flight_limit_get_503() {
+    let served = serve_with(1).await;
+    let errors = served.context(&wat::parse_str(ERRORS_APP).expect("wat"));
+    let slow = request(json!(1), "query", &errors, "spin", json!({})).to_string();
+    let busy = {
+        let (http, url, headers, body) = (
+            served.http.clone(),
+            served.url.clone(),
+            served.headers.clone(),
+            slow.clone(),
+        );
+        tokio::spawn(async move {
+            let mut request = http
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body);
+            for (name, value) in &headers {
+                request = request.header(name.as_str(), value.as_str());
+            }
+            request.send().await.expect("sent").status()
+        })
+    };
+    // While the spinning call holds the only slot, others are turned away;
+    // poll until that happens (the spin takes far longer than a round trip).
+    let mut refused = None;
+    for _ in 0..200 {
+        let (status, body) = served
+            .raw(
+                request(json!(2), "query", &errors, "not_json", json!({})).to_string(),
+                &served.headers,
+            )
+            .await;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            refused = Some(body);
+            break;
+        }
+        if busy.is_finished() {
+            break;
+        }
+    }
+    let refused = refused.expect("a call was refused while the slot was taken");
+    assert_eq!(refused["error"]["code"], 503);
+    assert_eq!(busy.await.expect("joined"), StatusCode::OK);
 }
