@@ -6,7 +6,8 @@
 //! `{"error": {"code": <status>, "message": "…"}}` with the right status, also
 //! for bodies that do not parse and paths that do not exist.
 //!
-//! Not here yet: the OpenAPI document.
+//! `GET /admin-api/openapi.json` serves the OpenAPI 3.1 document ([`ApiDoc`]),
+//! generated from the handlers' annotations and the wire types.
 
 mod error;
 mod extract;
@@ -15,4 +16,4 @@ mod routes;
 
 pub use error::ApiError;
 pub use keys::{NodeKeyStore, load_authenticator};
-pub use routes::{AdminState, cors, finish, router, routes};
+pub use routes::{AdminState, ApiDoc, cors, finish, router, routes};

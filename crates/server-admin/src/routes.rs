@@ -10,11 +10,11 @@ use node::{ContextRecord, Node, NodeError};
 use node_primitives::{ApplicationId, ContextId};
 use server_auth::Authenticator;
 use server_primitives::admin::{
-    ApiResponse, Application, Context, ContextUser, CreateContextRequest, CreateContextResponse,
-    DeleteContextResponse, Empty, GetContextClientKeysResponse, GetContextResponse,
-    GetContextStorageResponse, GetContextUsersResponse, GetDidResponse, HealthStatus,
-    InstallApplicationRequest, InstallApplicationResponse, InstallDevApplicationRequest,
-    ListApplicationsResponse, ListContextsResponse,
+    ApiErrorResponse, ApiResponse, Application, Context, ContextUser, CreateContextRequest,
+    CreateContextResponse, DeleteContextResponse, Empty, GetContextClientKeysResponse,
+    GetContextResponse, GetContextStorageResponse, GetContextUsersResponse, GetDidResponse,
+    HealthStatus, InstallApplicationRequest, InstallApplicationResponse,
+    InstallDevApplicationRequest, ListApplicationsResponse, ListContextsResponse,
 };
 use server_primitives::auth::{
     AddPublicKeyRequest, GenerateJwtTokenRequest, JwtTokenResponse, NodeChallenge,
@@ -128,7 +128,8 @@ pub fn routes(state: AdminState) -> Router {
             "/contexts/{context_id}/client-keys",
             get(context_client_keys),
         )
-        .route("/contexts/{context_id}/storage", get(context_storage));
+        .route("/contexts/{context_id}/storage", get(context_storage))
+        .route("/openapi.json", get(openapi_document));
     if state.dev_routes {
         api = api
             .route("/dev/install-application", post(dev_install_application))
@@ -158,6 +159,53 @@ pub fn cors() -> CorsLayer {
         .allow_private_network(true)
 }
 
+/// The OpenAPI 3.1 document of this API.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Calimero node admin API", description = "The admin API of the node server: login, keys, applications, contexts."),
+    paths(
+        health, request_challenge, add_client_key, add_root_key, did, delete_keys, generate_jwt_token,
+        refresh_jwt_token, applications, protected_applications, install_application,
+        dev_install_application, contexts, protected_contexts, create_context, protected_create_context,
+        get_context, delete_context, context_users, context_client_keys, context_storage
+    ),
+    modifiers(&Security)
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+/// The two ways to authenticate a protected route.
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "signing_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "signing_key",
+                "with wallet_type, signature, challenge and optional context_id: a registered client key's ed25519 signature",
+            ))),
+        );
+    }
+}
+
+async fn openapi_document() -> Json<utoipa::openapi::OpenApi> {
+    Json(<ApiDoc as utoipa::OpenApi>::openapi())
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such route")
 }
@@ -169,10 +217,12 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
+#[utoipa::path(get, path = "/admin-api/health", responses((status = 200, body = ApiResponse<HealthStatus>)))]
 async fn health() -> Reply<HealthStatus> {
     ok(HealthStatus::alive())
 }
 
+#[utoipa::path(post, path = "/admin-api/request-challenge", request_body = RequestChallengeRequest, responses((status = 200, body = ApiResponse<NodeChallenge>), (status = 422, description = "wrong shape", body = ApiErrorResponse)))]
 async fn request_challenge(
     State(state): State<AdminState>,
     Body(body): Body<RequestChallengeRequest>,
@@ -180,6 +230,7 @@ async fn request_challenge(
     ok(state.auth.request_challenge(body.context_id, now_ms())?)
 }
 
+#[utoipa::path(post, path = "/admin-api/add-client-key", request_body = AddPublicKeyRequest, responses((status = 200, body = ApiResponse<String>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "not a root wallet", body = ApiErrorResponse)))]
 async fn add_client_key(
     State(state): State<AdminState>,
     Body(body): Body<AddPublicKeyRequest>,
@@ -188,6 +239,7 @@ async fn add_client_key(
     ok("Client key stored")
 }
 
+#[utoipa::path(post, path = "/admin-api/root-key", request_body = AddPublicKeyRequest, security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<String>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse)))]
 async fn add_root_key(
     State(state): State<AdminState>,
     _caller: Caller,
@@ -197,17 +249,20 @@ async fn add_root_key(
     ok("Root key stored")
 }
 
+#[utoipa::path(get, path = "/admin-api/did", security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetDidResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse)))]
 async fn did(State(state): State<AdminState>, _caller: Caller) -> Reply<GetDidResponse> {
     ok(GetDidResponse {
         did: state.auth.did()?,
     })
 }
 
+#[utoipa::path(delete, path = "/admin-api/identity/keys", security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<Empty>), (status = 401, description = "no valid credentials", body = ApiErrorResponse)))]
 async fn delete_keys(State(state): State<AdminState>, _caller: Caller) -> Reply<Empty> {
     state.auth.delete_keys()?;
     ok(Empty {})
 }
 
+#[utoipa::path(post, path = "/admin-api/generate-jwt-token", request_body = GenerateJwtTokenRequest, security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<JwtTokenResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
 async fn generate_jwt_token(
     State(state): State<AdminState>,
     _caller: Caller,
@@ -222,6 +277,7 @@ async fn generate_jwt_token(
         .issue_tokens(body.context_id, body.executor_public_key, now_ms())?)
 }
 
+#[utoipa::path(post, path = "/admin-api/refresh-jwt-token", request_body = RefreshJwtTokenRequest, responses((status = 200, body = ApiResponse<JwtTokenResponse>), (status = 403, description = "refresh token refused", body = ApiErrorResponse)))]
 async fn refresh_jwt_token(
     State(state): State<AdminState>,
     Body(body): Body<RefreshJwtTokenRequest>,
@@ -239,6 +295,7 @@ fn application(record: node::ApplicationRecord) -> Application {
     }
 }
 
+#[utoipa::path(get, path = "/admin-api/dev/applications", responses((status = 200, body = ApiResponse<ListApplicationsResponse>)))]
 async fn applications(State(state): State<AdminState>) -> Reply<ListApplicationsResponse> {
     let apps = state
         .node
@@ -249,6 +306,7 @@ async fn applications(State(state): State<AdminState>) -> Reply<ListApplications
     ok(ListApplicationsResponse { apps })
 }
 
+#[utoipa::path(get, path = "/admin-api/applications", security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<ListApplicationsResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse)))]
 async fn protected_applications(
     state: State<AdminState>,
     _caller: Caller,
@@ -256,6 +314,7 @@ async fn protected_applications(
     applications(state).await
 }
 
+#[utoipa::path(post, path = "/admin-api/dev/install-application", request_body = InstallDevApplicationRequest, responses((status = 200, body = ApiResponse<InstallApplicationResponse>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 413, description = "too large", body = ApiErrorResponse)))]
 async fn dev_install_application(
     State(state): State<AdminState>,
     Body(body): Body<InstallDevApplicationRequest>,
@@ -303,6 +362,7 @@ async fn dev_install_application(
 
 /// `POST /install-application`: downloads `url` with a size cap, checks the
 /// SHA-256 while streaming, and installs only if everything matches.
+#[utoipa::path(post, path = "/admin-api/install-application", request_body = InstallApplicationRequest, security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<InstallApplicationResponse>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 413, description = "too large", body = ApiErrorResponse), (status = 502, description = "download failed", body = ApiErrorResponse)))]
 async fn install_application(
     State(state): State<AdminState>,
     _caller: Caller,
@@ -392,11 +452,13 @@ fn context(record: &ContextRecord) -> Context {
     }
 }
 
+#[utoipa::path(get, path = "/admin-api/dev/contexts", responses((status = 200, body = ApiResponse<ListContextsResponse>)))]
 async fn contexts(State(state): State<AdminState>) -> Reply<ListContextsResponse> {
     let contexts = state.node.contexts()?.iter().map(context).collect();
     ok(ListContextsResponse { contexts })
 }
 
+#[utoipa::path(get, path = "/admin-api/contexts", security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<ListContextsResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse)))]
 async fn protected_contexts(
     state: State<AdminState>,
     _caller: Caller,
@@ -404,6 +466,7 @@ async fn protected_contexts(
     contexts(state).await
 }
 
+#[utoipa::path(post, path = "/admin-api/dev/contexts", request_body = CreateContextRequest, responses((status = 200, body = ApiResponse<CreateContextResponse>), (status = 404, description = "unknown id", body = ApiErrorResponse), (status = 422, description = "wrong shape", body = ApiErrorResponse)))]
 async fn create_context(
     State(state): State<AdminState>,
     Body(body): Body<CreateContextRequest>,
@@ -421,6 +484,7 @@ async fn create_context(
     })
 }
 
+#[utoipa::path(post, path = "/admin-api/contexts", request_body = CreateContextRequest, security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<CreateContextResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
 async fn protected_create_context(
     state: State<AdminState>,
     _caller: Caller,
@@ -436,6 +500,7 @@ fn existing(state: &AdminState, id: ContextId) -> Result<ContextRecord, ApiError
         .ok_or(NodeError::ContextNotFound(id))?)
 }
 
+#[utoipa::path(get, path = "/admin-api/contexts/{context_id}", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetContextResponse>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
 async fn get_context(
     State(state): State<AdminState>,
     _caller: Caller,
@@ -446,6 +511,7 @@ async fn get_context(
     })
 }
 
+#[utoipa::path(delete, path = "/admin-api/contexts/{context_id}", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<DeleteContextResponse>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse)))]
 async fn delete_context(
     State(state): State<AdminState>,
     _caller: Caller,
@@ -455,6 +521,7 @@ async fn delete_context(
     ok(DeleteContextResponse { is_deleted })
 }
 
+#[utoipa::path(get, path = "/admin-api/contexts/{context_id}/users", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetContextUsersResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
 async fn context_users(
     State(state): State<AdminState>,
     _caller: Caller,
@@ -472,6 +539,7 @@ async fn context_users(
     ok(GetContextUsersResponse { context_users })
 }
 
+#[utoipa::path(get, path = "/admin-api/contexts/{context_id}/client-keys", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetContextClientKeysResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
 async fn context_client_keys(
     State(state): State<AdminState>,
     _caller: Caller,
@@ -483,6 +551,7 @@ async fn context_client_keys(
     })
 }
 
+#[utoipa::path(get, path = "/admin-api/contexts/{context_id}/storage", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetContextStorageResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
 async fn context_storage(
     State(state): State<AdminState>,
     _caller: Caller,

@@ -7,6 +7,7 @@ use crate::{ApplicationId, BlobId, ContextId, Hash, PublicKey};
 
 /// Every successful admin response: `{"data": …}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiResponse<T> {
     /// The route's payload.
     pub data: T,
@@ -21,6 +22,7 @@ impl<T> ApiResponse<T> {
 
 /// Every failed admin response: `{"error": {"code": <status>, "message": "…"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiErrorResponse {
     /// What went wrong.
     pub error: ApiErrorBody,
@@ -28,6 +30,7 @@ pub struct ApiErrorResponse {
 
 /// The inside of [`ApiErrorResponse`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiErrorBody {
     /// The HTTP status code, repeated for clients that only see the body.
     pub code: u16,
@@ -49,6 +52,7 @@ impl ApiErrorResponse {
 
 /// `GET /health` → `{"data": {"status": "alive"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthStatus {
     /// Always `"alive"` when the node answers.
     pub status: String,
@@ -65,10 +69,12 @@ impl HealthStatus {
 
 /// An empty object payload, `{}` (e.g. `DELETE /identity/keys`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Empty {}
 
 /// `POST /install-application`: download `url`, check it against `hash`, install.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct InstallApplicationRequest {
     /// Where the wasm bytes are (`http://` or `https://`).
@@ -83,6 +89,7 @@ pub struct InstallApplicationRequest {
 
 /// `POST /dev/install-application`: install from a file on the node's machine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct InstallDevApplicationRequest {
     /// Absolute path of a `.wasm` file readable by the node.
@@ -94,6 +101,7 @@ pub struct InstallDevApplicationRequest {
 
 /// Both install routes answer `{"data": {"applicationId": …}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct InstallApplicationResponse {
     /// The id of the installed application.
@@ -102,6 +110,7 @@ pub struct InstallApplicationResponse {
 
 /// An installed application.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Application {
     /// Content address of the application.
@@ -118,6 +127,7 @@ pub struct Application {
 
 /// `GET /applications`, `GET /dev/applications` → `{"data": {"apps": […]}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListApplicationsResponse {
     /// Every installed application.
     pub apps: Vec<Application>,
@@ -125,6 +135,7 @@ pub struct ListApplicationsResponse {
 
 /// A context: one running instance of an application.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Context {
     /// The context's id.
@@ -139,6 +150,7 @@ pub struct Context {
 
 /// `POST /contexts`, `POST /dev/contexts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateContextRequest {
     /// The installed application to run.
@@ -150,6 +162,7 @@ pub struct CreateContextRequest {
 
 /// Answer to a context creation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateContextResponse {
     /// The new context.
@@ -160,6 +173,7 @@ pub struct CreateContextResponse {
 
 /// `GET /contexts/:id` → `{"data": {"context": …}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GetContextResponse {
     /// The context.
     pub context: Context,
@@ -167,6 +181,7 @@ pub struct GetContextResponse {
 
 /// `GET /contexts`, `GET /dev/contexts` → `{"data": {"contexts": […]}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListContextsResponse {
     /// Every context, in id order.
     pub contexts: Vec<Context>,
@@ -174,6 +189,7 @@ pub struct ListContextsResponse {
 
 /// `DELETE /contexts/:id` → `{"data": {"isDeleted": …}}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteContextResponse {
     /// Whether a context was there to delete.
@@ -182,6 +198,7 @@ pub struct DeleteContextResponse {
 
 /// A member of a context.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ContextUser {
     /// The member's public key (base58).
@@ -192,6 +209,7 @@ pub struct ContextUser {
 
 /// `GET /contexts/:id/users` → `{"data": {"contextUsers": […]}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GetContextUsersResponse {
     /// The context's members.
@@ -200,6 +218,7 @@ pub struct GetContextUsersResponse {
 
 /// `GET /contexts/:id/client-keys` → `{"data": {"clientKeys": […]}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GetContextClientKeysResponse {
     /// Client keys registered for this context.
@@ -208,6 +227,7 @@ pub struct GetContextClientKeysResponse {
 
 /// `GET /contexts/:id/storage` → `{"data": {"sizeInBytes": …}}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GetContextStorageResponse {
     /// Exact bytes of keys and values of the context's state.
@@ -216,6 +236,7 @@ pub struct GetContextStorageResponse {
 
 /// `GET /did` → `{"data": {"did": …}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GetDidResponse {
     /// The node's DID document.
     pub did: Did,

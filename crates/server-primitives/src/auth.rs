@@ -22,6 +22,7 @@ pub mod header {
 
 /// Which wallet signed a login: `{"type":"NEAR"}` or `{"type":"ETH","chainId":1}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type")]
 pub enum WalletType {
     /// A NEAR account key signing NEP-413 messages.
@@ -42,6 +43,7 @@ pub enum WalletType {
 
 /// `POST /request-challenge` body: `{}` or `{"contextId": …}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RequestChallengeRequest {
     /// The context the login is for, if any.
@@ -51,6 +53,7 @@ pub struct RequestChallengeRequest {
 
 /// A challenge issued by the node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NodeChallenge {
     /// Standard base64 of 32 random bytes.
@@ -66,6 +69,7 @@ pub struct NodeChallenge {
 /// The bytes the node signs for a challenge: the compact JSON of exactly these
 /// three fields, in this order (`contextId` is `null` when absent).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ChallengeContent {
     /// As in [`NodeChallenge::nonce`].
@@ -79,6 +83,7 @@ pub struct ChallengeContent {
 /// The text a wallet signs at login: the compact JSON of the challenge's node
 /// signature and the client key being registered, in this order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WalletSignedMessage {
     /// The challenge's `nodeSignature`.
@@ -89,6 +94,7 @@ pub struct WalletSignedMessage {
 
 /// The login body of `POST /add-client-key` and `POST /root-key`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AddPublicKeyRequest {
     /// NEAR: base64 of 64 bytes; ETH: `0x` + 130 hex (r ‖ s ‖ v).
@@ -104,6 +110,7 @@ pub struct AddPublicKeyRequest {
 
 /// The signed part of a login body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Payload {
     /// The challenge echoed back, the signed text and the client key.
     pub message: SignatureMessage,
@@ -113,6 +120,7 @@ pub struct Payload {
 
 /// The challenge echoed back with the signed text and the client key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SignatureMessage {
     /// The challenge nonce (base64).
@@ -133,6 +141,7 @@ pub struct SignatureMessage {
 /// Wallet-specific signing parameters; which one applies follows
 /// [`WalletMetadata::wallet`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum SignatureMetadata {
     /// NEP-413 parameters.
@@ -143,6 +152,7 @@ pub enum SignatureMetadata {
 
 /// NEP-413 parameters that went into the signed payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NearSignatureMetadata {
     /// The recipient the wallet was asked to sign for.
@@ -155,10 +165,12 @@ pub struct NearSignatureMetadata {
 
 /// MetaMask metadata: an empty object.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EthSignatureMetadata {}
 
 /// Which wallet signed, and with which key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WalletMetadata {
     /// The wallet kind.
@@ -169,6 +181,7 @@ pub struct WalletMetadata {
 
 /// A wallet allowed to administer the node (snake_case on the wire).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RootKey {
     /// The wallet's key or address.
     pub signing_key: String,
@@ -180,6 +193,7 @@ pub struct RootKey {
 
 /// A browser or app key registered by a wallet login (camelCase on the wire).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ClientKey {
     /// The wallet that registered it.
@@ -194,6 +208,7 @@ pub struct ClientKey {
 
 /// The node's DID document (snake_case on the wire).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Did {
     /// Always `did:cali`.
     pub id: String,
@@ -205,6 +220,7 @@ pub struct Did {
 
 /// `POST /generate-jwt-token` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateJwtTokenRequest {
     /// The context the tokens are bound to.
@@ -215,6 +231,7 @@ pub struct GenerateJwtTokenRequest {
 
 /// `POST /refresh-jwt-token` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshJwtTokenRequest {
     /// The refresh token to rotate.
@@ -223,6 +240,7 @@ pub struct RefreshJwtTokenRequest {
 
 /// Both JWT routes answer `{"data": {"access_token": …, "refresh_token": …}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JwtTokenResponse {
     /// Short-lived bearer token for `/jsonrpc` and protected admin routes.
     pub access_token: String,
@@ -232,6 +250,7 @@ pub struct JwtTokenResponse {
 
 /// Which of the two tokens a JWT is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TokenType {
     /// Authenticates requests.
@@ -242,6 +261,7 @@ pub enum TokenType {
 
 /// The claims of both tokens (snake_case).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JwtClaims {
     /// The context the token is bound to.
     pub context_id: ContextId,

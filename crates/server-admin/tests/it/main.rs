@@ -4,4 +4,5 @@
 mod applications_and_contexts;
 mod identity;
 mod install;
+mod openapi;
 mod support;
