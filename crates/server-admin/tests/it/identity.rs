@@ -194,3 +194,68 @@ async fn cors_preflights_are_answered_before_auth() {
         .await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn every_protected_route_refuses_unauthenticated_callers() {
+    let served = serve().await;
+    let id = "9YxHobM9hKQFzHHjg3FDtXmCreJWS7Epe1gG1t4jodi";
+    let routes = [
+        (Method::POST, "/root-key".to_owned(), Some(json!({}))),
+        (Method::GET, "/did".to_owned(), None),
+        (Method::DELETE, "/identity/keys".to_owned(), None),
+        (
+            Method::POST,
+            "/generate-jwt-token".to_owned(),
+            Some(json!({})),
+        ),
+        (Method::GET, "/applications".to_owned(), None),
+        (
+            Method::POST,
+            "/install-application".to_owned(),
+            Some(json!({"url": "http://127.0.0.1/app.wasm"})),
+        ),
+        (Method::GET, "/contexts".to_owned(), None),
+        (
+            Method::POST,
+            "/contexts".to_owned(),
+            Some(json!({"applicationId": id})),
+        ),
+        (Method::GET, format!("/contexts/{id}"), None),
+        (Method::DELETE, format!("/contexts/{id}"), None),
+        (Method::GET, format!("/contexts/{id}/users"), None),
+        (Method::GET, format!("/contexts/{id}/client-keys"), None),
+        (Method::GET, format!("/contexts/{id}/storage"), None),
+    ];
+    let forged = ClientKey::from_seed_byte(0x09).auth_headers("anything", None);
+    for (method, path, body) in routes {
+        let (status, reply) = served.send(method.clone(), &path, body.clone(), &[]).await;
+        assert_error(status, &reply, StatusCode::UNAUTHORIZED);
+        let (status, reply) = served.send(method.clone(), &path, body, &forged).await;
+        assert_error(status, &reply, StatusCode::UNAUTHORIZED);
+        assert!(
+            !reply
+                .to_string()
+                .contains("registered client key is invalid"),
+            "{method} {path}: {reply}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn login_bodies_of_the_wrong_shape_are_422() {
+    let served = serve().await;
+    for path in ["/add-client-key", "/refresh-jwt-token"] {
+        let (status, body) = served.post(path, json!({"walletSignature": 5}), &[]).await;
+        assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let unknown = "9YxHobM9hKQFzHHjg3FDtXmCreJWS7Epe1gG1t4jodi";
+    let client = ClientKey::from_seed_byte(0x03);
+    served.login(&client).await;
+    let (status, body) = served
+        .get(
+            &format!("/contexts/{unknown}/client-keys"),
+            &client.auth_headers("x", None),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND);
+}
