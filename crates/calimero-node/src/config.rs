@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,58 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Whether `/ws` needs credentials (default: open, as in the seed).
     pub ws_require_auth: bool,
+    /// Whether `/metrics` (OpenMetrics text for Prometheus) is served.
+    pub metrics: bool,
+    /// Connection and request limits.
+    pub limits: LimitsConfig,
+}
+
+/// The `[limits]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// HTTP connections served at once; past it, `503`.
+    pub max_connections: usize,
+    /// Milliseconds for a request's headers to arrive (and for an idle
+    /// keep-alive connection to send its next request).
+    pub header_read_timeout_ms: u64,
+    /// Milliseconds for a request's whole body to arrive; past it, `408`.
+    pub body_read_timeout_ms: u64,
+    /// JSON-RPC calls running at once; past it, `503`.
+    pub max_calls_in_flight: usize,
+    /// WebSocket connections open at once; past it, `503`.
+    pub max_ws_connections: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self::from(&server::Limits::default())
+    }
+}
+
+impl From<&server::Limits> for LimitsConfig {
+    fn from(limits: &server::Limits) -> Self {
+        let ms = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        Self {
+            max_connections: limits.max_connections,
+            header_read_timeout_ms: ms(limits.header_read_timeout),
+            body_read_timeout_ms: ms(limits.body_read_timeout),
+            max_calls_in_flight: limits.max_calls_in_flight,
+            max_ws_connections: limits.max_ws_connections,
+        }
+    }
+}
+
+impl From<&LimitsConfig> for server::Limits {
+    fn from(config: &LimitsConfig) -> Self {
+        Self {
+            max_connections: config.max_connections,
+            header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
+            body_read_timeout: Duration::from_millis(config.body_read_timeout_ms),
+            max_calls_in_flight: config.max_calls_in_flight,
+            max_ws_connections: config.max_ws_connections,
+        }
+    }
 }
 
 /// How logs are written.
@@ -53,6 +106,8 @@ impl Default for Config {
             fetch_allowed_hosts: Vec::new(),
             log_format: LogFormat::Text,
             ws_require_auth: false,
+            metrics: true,
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -105,6 +160,9 @@ mod tests {
         assert!(err.to_string().contains("listn"), "{err}");
         let err = toml::from_str::<Config>("listen = \"nowhere\"").expect_err("bad address");
         assert!(err.to_string().contains("listen"), "{err}");
+        let err =
+            toml::from_str::<Config>("[limits]\nmax_conections = 1").expect_err("unknown key");
+        assert!(err.to_string().contains("max_conections"), "{err}");
     }
 
     #[test]
@@ -115,6 +173,20 @@ mod tests {
         assert!(!config.dev_routes());
         config.dev_routes = Some(true);
         assert!(config.dev_routes());
+    }
+
+    #[test]
+    fn limits_are_read_in_milliseconds() {
+        let config: Config =
+            toml::from_str("[limits]\nheader_read_timeout_ms = 250\nmax_connections = 7")
+                .expect("valid config");
+        let limits = server::Limits::from(&config.limits);
+        assert_eq!(limits.header_read_timeout, Duration::from_millis(250));
+        assert_eq!(limits.max_connections, 7);
+        assert_eq!(
+            limits.body_read_timeout,
+            server::Limits::default().body_read_timeout
+        );
     }
 
     #[test]

@@ -140,6 +140,8 @@ async fn serve(home: &Path, config: &Config) -> Result<()> {
     let server_config = server::ServerConfig {
         dev_routes: config.dev_routes(),
         ws_require_auth: config.ws_require_auth,
+        metrics: config.metrics,
+        limits: server::Limits::from(&config.limits),
     };
     tracing::info!(%address, dev_routes = server_config.dev_routes, home = %home.display(), "node server ready");
     println!("listening on http://{address}");

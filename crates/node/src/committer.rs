@@ -4,10 +4,12 @@
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use node_store::{ContextCommit, Store, StoreError};
 
 use crate::NodeError;
+use crate::metrics::NodeMetrics;
 
 type Reply = SyncSender<Result<(), String>>;
 
@@ -32,11 +34,15 @@ impl Drop for Committer {
 
 impl Committer {
     /// Starts the commit thread. It ends when the last `Committer` is dropped.
-    pub fn start(store: Arc<Store>, max_batch: usize) -> Result<Self, NodeError> {
+    pub fn start(
+        store: Arc<Store>,
+        max_batch: usize,
+        metrics: NodeMetrics,
+    ) -> Result<Self, NodeError> {
         let (queue, pending) = channel();
         let thread = std::thread::Builder::new()
             .name("node-commit".into())
-            .spawn(move || run(&store, &pending, max_batch.max(1)))
+            .spawn(move || run(&store, &pending, max_batch.max(1), &metrics))
             .map_err(|err| NodeError::Internal(format!("starting the commit thread: {err}")))?;
         Ok(Self {
             queue: Some(queue),
@@ -58,7 +64,12 @@ impl Committer {
     }
 }
 
-fn run(store: &Store, pending: &Receiver<(ContextCommit, Reply)>, max_batch: usize) {
+fn run(
+    store: &Store,
+    pending: &Receiver<(ContextCommit, Reply)>,
+    max_batch: usize,
+    metrics: &NodeMetrics,
+) {
     while let Ok(first) = pending.recv() {
         let mut batch = vec![first];
         while batch.len() < max_batch {
@@ -68,7 +79,16 @@ fn run(store: &Store, pending: &Receiver<(ContextCommit, Reply)>, max_batch: usi
             }
         }
         let (commits, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let started = Instant::now();
         let result = store.commit(&commits).map_err(|err| err.to_string());
+        metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        #[allow(clippy::cast_precision_loss)] // batches are far below 2^52
+        metrics.commit_batch.observe(commits.len() as f64);
+        if result.is_err() {
+            metrics.commit_failures.inc();
+        }
         for reply in replies {
             // A caller that went away no longer needs its answer.
             let _ = reply.send(result.clone());

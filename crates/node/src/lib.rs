@@ -19,6 +19,7 @@ mod config;
 mod error;
 mod events;
 mod fetch;
+mod metrics;
 mod node;
 mod overlay;
 

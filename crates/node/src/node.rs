@@ -9,10 +9,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use node_primitives::{ApplicationId, BlobId, ContextId, Hash, PublicKey};
 use node_runtime::{Call, CompiledModule, Mode, Outcome, Runtime, SystemEnvironment};
 use node_store::{ApplicationRecord, ContextCommit, ContextRecord, EventRecord, Store};
+use prometheus_client::registry::Registry;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::committer::Committer;
+use crate::metrics::NodeMetrics;
 use crate::overlay::{Blobs, Overlay, Writes};
 use crate::{NodeConfig, NodeError, NodeEvent};
 
@@ -44,6 +46,7 @@ struct Inner {
     events: broadcast::Sender<NodeEvent>,
     compilations: AtomicU64,
     fetch: Option<Arc<dyn node_runtime::Fetch>>,
+    metrics: NodeMetrics,
 }
 
 fn now_ms() -> u64 {
@@ -88,7 +91,8 @@ impl Node {
     pub fn open(path: impl AsRef<Path>, config: NodeConfig) -> Result<Self, NodeError> {
         let store = Arc::new(Store::open(path)?);
         let runtime = Runtime::new(config.limits.clone()).map_err(NodeError::Internal)?;
-        let committer = Committer::start(store.clone(), config.max_commit_batch)?;
+        let metrics = NodeMetrics::default();
+        let committer = Committer::start(store.clone(), config.max_commit_batch, metrics.clone())?;
         let (events, _) = broadcast::channel(config.event_bus_capacity.max(1));
         let fetch = crate::fetch::HttpFetch::new(&config.fetch)
             .map(|fetch| Arc::new(fetch) as Arc<dyn node_runtime::Fetch>);
@@ -103,6 +107,7 @@ impl Node {
                 events,
                 compilations: AtomicU64::new(0),
                 fetch,
+                metrics,
             }),
         })
     }
@@ -118,6 +123,12 @@ impl Node {
     #[must_use]
     pub fn compilations(&self) -> u64 {
         self.inner.compilations.load(Ordering::Relaxed)
+    }
+
+    /// Adds the node's measurements (group commit latency and batch sizes)
+    /// to `registry`; they are live from the moment the node opened.
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        self.inner.metrics.register(registry);
     }
 
     /// Receives every committed mutation from now on.

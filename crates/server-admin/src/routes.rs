@@ -21,7 +21,6 @@ use server_primitives::auth::{
     RefreshJwtTokenRequest, RequestChallengeRequest,
 };
 use tower_http::cors::{self, CorsLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::ApiError;
 use crate::extract::{Body, Caller, PathId};
@@ -92,13 +91,13 @@ pub fn router(state: AdminState) -> Router {
     finish(routes(state))
 }
 
-/// What every route of the server shares: JSON 404 / 405 answers, request
-/// tracing, and CORS (answered before any authentication).
+/// What every route of the server shares: JSON 404 / 405 answers and CORS
+/// (answered before any authentication). The composed server adds request
+/// ids, tracing spans, metrics and read deadlines around it.
 pub fn finish(router: Router) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(TraceLayer::new_for_http())
         .layer(cors())
 }
 

@@ -1,7 +1,7 @@
 //! The `/jsonrpc` route: authenticate, parse, run on the node, answer.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use node::{CallOutput, Node};
+use prometheus_client::registry::Registry;
 use serde_json::Value;
 use server_auth::{Authenticator, Principal};
 use server_primitives::admin::ApiErrorResponse;
@@ -21,6 +22,7 @@ use server_primitives::jsonrpc::{
 use tokio::sync::Semaphore;
 
 use crate::error::{from_node, internal, parse};
+use crate::metrics::{Metrics, method_name, outcome_name};
 
 /// Largest request body, bytes.
 const MAX_BODY: usize = 1024 * 1024;
@@ -34,6 +36,7 @@ pub struct JsonRpcState {
     node: Node,
     auth: Authenticator,
     in_flight: Arc<Semaphore>,
+    metrics: Metrics,
 }
 
 impl JsonRpcState {
@@ -45,7 +48,14 @@ impl JsonRpcState {
             node,
             auth,
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            metrics: Metrics::default(),
         }
+    }
+
+    /// Adds the endpoint's measurements (calls by method and outcome, and
+    /// their latency) to `registry`.
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        self.metrics.register(registry);
     }
 }
 
@@ -73,17 +83,45 @@ fn http_error(status: StatusCode, message: impl Into<String>) -> Response {
         .into_response()
 }
 
-fn reply(id: RequestId, outcome: Result<CallResult, ErrorObject>) -> Response {
-    let body = match outcome {
-        Ok(result) => ResponseBody::Result(result),
-        Err(error) => ResponseBody::Error(error),
-    };
-    Json(RpcResponse {
-        jsonrpc: Version::V2,
-        id,
-        body,
-    })
-    .into_response()
+/// An answer and the labels it is counted under.
+struct Answer {
+    method: &'static str,
+    outcome: &'static str,
+    response: Response,
+}
+
+impl Answer {
+    /// A refusal before any call ran.
+    fn refused(outcome: &'static str, status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            method: "none",
+            outcome,
+            response: http_error(status, message),
+        }
+    }
+
+    /// A JSON-RPC response with `outcome`.
+    fn reply(
+        method: &'static str,
+        id: RequestId,
+        outcome: Result<CallResult, ErrorObject>,
+    ) -> Self {
+        let label = outcome_name(outcome.as_ref().err().map(|error| &error.error));
+        let body = match outcome {
+            Ok(result) => ResponseBody::Result(result),
+            Err(error) => ResponseBody::Error(error),
+        };
+        Self {
+            method,
+            outcome: label,
+            response: Json(RpcResponse {
+                jsonrpc: Version::V2,
+                id,
+                body,
+            })
+            .into_response(),
+        }
+    }
 }
 
 async fn handle(
@@ -91,6 +129,19 @@ async fn handle(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let started = Instant::now();
+    let answer = answer(&state, &headers, body).await;
+    state
+        .metrics
+        .record(answer.method, answer.outcome, started.elapsed());
+    answer.response
+}
+
+async fn answer(
+    state: &JsonRpcState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer {
     let pairs: Vec<(&str, &[u8])> = headers
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_bytes()))
@@ -99,7 +150,8 @@ async fn handle(
         Ok(principal) => principal,
         Err(error) => {
             tracing::debug!(%error, "JSON-RPC authentication failed");
-            return http_error(
+            return Answer::refused(
+                "unauthorized",
                 StatusCode::UNAUTHORIZED,
                 "unauthorized: sign the request with a registered client key or send a valid bearer token",
             );
@@ -107,14 +159,23 @@ async fn handle(
     };
     let body = match body {
         Ok(body) => body,
-        Err(rejection) => return http_error(rejection.status(), rejection.body_text()),
+        Err(rejection) => {
+            return Answer::refused("bad_body", rejection.status(), rejection.body_text());
+        }
     };
     let value: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
-        Err(err) => return reply(RequestId::Null, Err(parse(format!("invalid JSON: {err}")))),
+        Err(err) => {
+            return Answer::reply(
+                "none",
+                RequestId::Null,
+                Err(parse(format!("invalid JSON: {err}"))),
+            );
+        }
     };
     if value.is_array() {
-        return reply(
+        return Answer::reply(
+            "none",
             RequestId::Null,
             Err(parse(
                 "batch requests are not supported: send one request per HTTP call",
@@ -127,16 +188,21 @@ async fn handle(
         .unwrap_or_default();
     let request: Request = match serde_json::from_value(value) {
         Ok(request) => request,
-        Err(err) => return reply(id, Err(parse(err.to_string()))),
+        Err(err) => return Answer::reply("none", id, Err(parse(err.to_string()))),
     };
+    let method = method_name(&request.call);
     let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
-        return http_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many calls in flight on this node; retry shortly",
-        );
+        return Answer {
+            method,
+            ..Answer::refused(
+                "overloaded",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many calls in flight on this node; retry shortly",
+            )
+        };
     };
-    let outcome = call(&state, &principal, request.call).await;
-    reply(request.id, outcome)
+    let outcome = call(state, &principal, request.call).await;
+    Answer::reply(method, request.id, outcome)
 }
 
 async fn call(

@@ -18,5 +18,6 @@
 
 mod call;
 mod error;
+mod metrics;
 
 pub use call::{DEFAULT_MAX_IN_FLIGHT, JsonRpcState, router};

@@ -22,6 +22,7 @@
 //! which cannot set headers on a WebSocket) `?token=<access token>`; a
 //! context-bound key or token may then follow only its own context.
 
+mod metrics;
 mod session;
 
 use std::sync::Arc;
@@ -34,10 +35,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use node::Node;
+use prometheus_client::registry::Registry;
 use serde::Deserialize;
 use server_auth::{AuthError, Authenticator, Principal};
 use server_primitives::admin::ApiErrorResponse;
 use server_primitives::ws::EventGeneration;
+use tokio::sync::watch;
+
+use crate::metrics::Metrics;
 
 /// Limits of the WebSocket endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +78,8 @@ pub struct WsState {
     auth: Authenticator,
     config: Arc<WsConfig>,
     connections: Arc<AtomicUsize>,
+    metrics: Metrics,
+    closing: Arc<watch::Sender<bool>>,
 }
 
 impl WsState {
@@ -85,7 +92,21 @@ impl WsState {
             auth,
             config: Arc::new(config),
             connections: Arc::new(AtomicUsize::new(0)),
+            metrics: Metrics::default(),
+            closing: Arc::new(watch::Sender::new(false)),
         }
+    }
+
+    /// Adds the endpoint's measurements (open connections, refusals,
+    /// disconnects by reason, events and gaps sent) to `registry`.
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        self.metrics.register(registry);
+    }
+
+    /// Closes every open session with `1001 Going Away` (the server is
+    /// shutting down) and refuses new ones.
+    pub fn close_all(&self) {
+        self.closing.send_replace(true);
     }
 }
 
@@ -169,8 +190,15 @@ async fn upgrade(
         Some(Ok(generation)) => generation,
         Some(Err(err)) => return refuse(StatusCode::BAD_REQUEST, err.to_string()),
     };
+    if *state.closing.borrow() {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the node is shutting down".to_owned(),
+        );
+    }
     if state.connections.fetch_add(1, Ordering::SeqCst) >= state.config.max_connections {
         state.connections.fetch_sub(1, Ordering::SeqCst);
+        state.metrics.refused();
         return refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
@@ -181,7 +209,17 @@ async fn upgrade(
     }
     let connection = Connection(state.connections.clone());
     upgrade.on_upgrade(move |socket| async move {
-        session::run(socket, state.node, state.config, generation, principal).await;
+        state.metrics.opened();
+        let start = session::Start {
+            node: state.node,
+            config: state.config,
+            generation,
+            principal,
+            metrics: state.metrics.clone(),
+            closing: state.closing.subscribe(),
+        };
+        let end = session::run(socket, start).await;
+        state.metrics.ended(end);
         drop(connection);
     })
 }

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::extract::ws::{CloseFrame, close_code};
 use axum::extract::ws::{Message, WebSocket};
 use node::{EventRecord, Node};
 use node_primitives::ContextId;
@@ -12,8 +13,10 @@ use server_primitives::ws::{
     ResponseBody, ResponseResult, SubscriptionReply, WsError,
 };
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
 
 use crate::WsConfig;
+use crate::metrics::{End, Metrics};
 
 /// Per subscribed context, the last sequence number delivered (or skipped).
 type Subscriptions = HashMap<ContextId, u64>;
@@ -24,6 +27,7 @@ struct Session {
     config: Arc<WsConfig>,
     generation: EventGeneration,
     subscriptions: Subscriptions,
+    metrics: Metrics,
 }
 
 fn frame(response: &Response) -> Message {
@@ -97,11 +101,13 @@ impl Session {
                 ),
             ]
         };
-        match self.generation {
+        let frames: Vec<Message> = match self.generation {
             EventGeneration::Seed => seed().into(),
             EventGeneration::Current => current().into(),
             EventGeneration::All => seed().into_iter().chain(current()).collect(),
-        }
+        };
+        self.metrics.events_sent(frames.len());
+        frames
     }
 
     /// The latest sequence number of a context (0 when it has none or is unknown).
@@ -200,6 +206,7 @@ impl Session {
             .first()
             .map_or(latest.saturating_add(1), |record| record.seq);
         if first_available > since.saturating_add(1) && latest > since {
+            self.metrics.gap(false);
             frames.push(event(
                 context,
                 None,
@@ -238,6 +245,7 @@ impl Session {
         for (context, last) in contexts {
             let latest = self.latest(&context);
             if latest > last {
+                self.metrics.gap(true);
                 frames.push(event(
                     context,
                     None,
@@ -253,15 +261,28 @@ impl Session {
     }
 }
 
-/// Runs one connection until the peer leaves, fails to answer a ping, or the
-/// node's bus closes.
-pub(crate) async fn run(
-    mut socket: WebSocket,
-    node: Node,
-    config: Arc<WsConfig>,
-    generation: EventGeneration,
-    principal: Option<Principal>,
-) {
+/// What a session starts with.
+pub(crate) struct Start {
+    pub node: Node,
+    pub config: Arc<WsConfig>,
+    pub generation: EventGeneration,
+    pub principal: Option<Principal>,
+    pub metrics: Metrics,
+    /// Turns `true` when the server shuts down.
+    pub closing: watch::Receiver<bool>,
+}
+
+/// Runs one connection until the peer leaves, fails to answer a ping, the
+/// node's bus closes or the server shuts down; says which.
+pub(crate) async fn run(mut socket: WebSocket, start: Start) -> End {
+    let Start {
+        node,
+        config,
+        generation,
+        principal,
+        metrics,
+        mut closing,
+    } = start;
     let mut bus = node.subscribe();
     let mut ping = tokio::time::interval(config.ping_interval);
     ping.tick().await;
@@ -272,8 +293,12 @@ pub(crate) async fn run(
         config,
         generation,
         subscriptions: Subscriptions::new(),
+        metrics,
     };
-    loop {
+    let end = loop {
+        if *closing.borrow_and_update() {
+            break End::Shutdown;
+        }
         let frames = tokio::select! {
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => session.handle(text.as_str()),
@@ -281,7 +306,7 @@ pub(crate) async fn run(
                     awaiting_pong = false;
                     Vec::new()
                 }
-                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break End::ClientClosed,
                 Some(Ok(_)) => Vec::new(),
             },
             published = bus.recv() => match published {
@@ -290,22 +315,36 @@ pub(crate) async fn run(
                     tracing::debug!(missed, "a WebSocket connection fell behind");
                     session.lagged()
                 }
-                Err(RecvError::Closed) => break,
+                Err(RecvError::Closed) => break End::BusClosed,
             },
             _ = ping.tick() => {
                 if awaiting_pong {
                     tracing::debug!("closing a WebSocket peer that did not answer a ping");
-                    break;
+                    break End::PingTimeout;
                 }
                 awaiting_pong = true;
                 vec![Message::Ping(Vec::new().into())]
             }
+            changed = closing.changed() => {
+                if changed.is_err() {
+                    break End::Shutdown;
+                }
+                Vec::new()
+            }
         };
         for frame in frames {
             if socket.send(frame).await.is_err() {
-                return;
+                return End::SendFailed;
             }
         }
-    }
-    let _ = socket.send(Message::Close(None)).await;
+    };
+    let close = match end {
+        End::Shutdown => Some(CloseFrame {
+            code: close_code::AWAY,
+            reason: "the node is shutting down".into(),
+        }),
+        _ => None,
+    };
+    let _ = socket.send(Message::Close(close)).await;
+    end
 }

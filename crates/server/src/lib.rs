@@ -1,30 +1,88 @@
-//! The composed node server: `/admin-api`, `/jsonrpc` and `/ws` on one listener.
+//! The composed node server: `/admin-api`, `/jsonrpc`, `/ws` and `/metrics`
+//! on one listener.
 //!
-//! [`run`] serves a bound listener until a shutdown future resolves, then stops
-//! accepting and lets in-flight requests finish. It serves the admin API,
-//! JSON-RPC and the WebSocket; `/metrics` is still to come.
+//! Where to start: [`run`] builds the router (`http.rs` adds the layers every
+//! request passes) and hands it to the connection loop (`listen.rs`).
+//!
+//! What every connection and request gets, outside the endpoints' own rules:
+//! - at most [`Limits::max_connections`] HTTP connections at once; past it a
+//!   new connection gets `503` with a JSON body and is closed (upgraded
+//!   WebSocket connections leave this count and are capped by the WebSocket
+//!   endpoint);
+//! - a request's headers must arrive within [`Limits::header_read_timeout`]
+//!   (an idle keep-alive connection is closed after it too), and its body
+//!   within [`Limits::body_read_timeout`] (`408`), so slow senders cannot hold
+//!   connections;
+//! - an `x-request-id` (the caller's, or a new one) echoed on the response and
+//!   carried by the request's tracing span with method, path and peer;
+//! - CORS as the protocol has it, answered before any authentication;
+//! - counts and latencies in `/metrics` (OpenMetrics text, the format
+//!   Prometheus scrapes).
+//!
+//! When `shutdown` resolves the listener is closed, idle connections are
+//! closed, WebSocket sessions get `1001 Going Away`, and [`run`] returns once
+//! every in-flight request has been answered.
+
+mod http;
+mod listen;
 
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
 use node::Node;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
 use server_admin::{AdminState, ApiError};
 use server_auth::Authenticator;
 use tokio::net::TcpListener;
 
+/// Limits on connections and requests, whatever the endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// HTTP connections served at once.
+    pub max_connections: usize,
+    /// Time for a request's headers to arrive (and for an idle keep-alive
+    /// connection to send its next request).
+    pub header_read_timeout: Duration,
+    /// Time for a request's whole body to arrive.
+    pub body_read_timeout: Duration,
+    /// JSON-RPC calls running at once; past it, `503`.
+    pub max_calls_in_flight: usize,
+    /// WebSocket connections open at once.
+    pub max_ws_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 4096,
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(30),
+            max_calls_in_flight: server_jsonrpc::DEFAULT_MAX_IN_FLIGHT,
+            max_ws_connections: server_ws::WsConfig::default().max_connections,
+        }
+    }
+}
+
 /// What the server serves.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ServerConfig {
     /// Whether the unauthenticated `/admin-api/dev/*` routes are served.
     pub dev_routes: bool,
     /// Whether `/ws` needs credentials (default: open, as in the seed).
     pub ws_require_auth: bool,
+    /// Whether `/metrics` is served (off: `404`).
+    pub metrics: bool,
+    /// Connection and request limits.
+    pub limits: Limits,
 }
 
 /// Serves the node on `listener` until `shutdown` resolves; in-flight requests
 /// finish before it returns.
 ///
 /// # Errors
-/// When the server cannot be set up or the listener fails.
+/// When the server cannot be set up.
 pub async fn run(
     listener: TcpListener,
     node: Node,
@@ -32,27 +90,49 @@ pub async fn run(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let mut registry = Registry::with_prefix("calimero");
+    registry.register(
+        "build",
+        "The node server's version",
+        Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+    );
     let rpc = server_jsonrpc::JsonRpcState::new(
         node.clone(),
         auth.clone(),
-        server_jsonrpc::DEFAULT_MAX_IN_FLIGHT,
+        config.limits.max_calls_in_flight,
     );
     let admin = AdminState::new(node.clone(), auth.clone(), config.dev_routes)
         .map_err(|ApiError { message, .. }| std::io::Error::other(message))?;
     let ws = server_ws::WsState::new(
         node.clone(),
-        auth.clone(),
+        auth,
         server_ws::WsConfig {
             require_auth: config.ws_require_auth,
+            max_connections: config.limits.max_ws_connections,
             ..server_ws::WsConfig::default()
         },
     );
-    let app = server_admin::finish(
-        server_admin::routes(admin)
-            .merge(server_jsonrpc::router(rpc))
-            .merge(server_ws::router(ws)),
-    );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    node.register_metrics(&mut registry);
+    rpc.register_metrics(&mut registry);
+    ws.register_metrics(&mut registry);
+    let http_metrics = http::Metrics::default();
+    http_metrics.register(&mut registry);
+    let connection_metrics = listen::Metrics::default();
+    connection_metrics.register(&mut registry);
+
+    let mut router = server_admin::routes(admin)
+        .merge(server_jsonrpc::router(rpc))
+        .merge(server_ws::router(ws.clone()));
+    if config.metrics {
+        router = router.merge(http::metrics_router(Arc::new(registry)));
+    }
+    let app = http::layers(server_admin::finish(router), &config.limits, http_metrics);
+
+    let ws_closer = ws.clone();
+    let shutdown = async move {
+        shutdown.await;
+        ws_closer.close_all();
+    };
+    listen::serve(listener, app, &config.limits, connection_metrics, shutdown).await;
+    Ok(())
 }

@@ -1,0 +1,50 @@
+//! The node's own measurements, exposed through a Prometheus registry.
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+
+/// What the commit thread measures. Clones share the same values.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeMetrics {
+    /// Wall time of one durable group commit.
+    pub commit_seconds: Histogram,
+    /// Context commits written by one group commit.
+    pub commit_batch: Histogram,
+    /// Group commits the database refused.
+    pub commit_failures: Counter,
+}
+
+impl Default for NodeMetrics {
+    fn default() -> Self {
+        Self {
+            // 50 µs .. ~1.6 s.
+            commit_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
+            // 1 .. 512 commits.
+            commit_batch: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
+            commit_failures: Counter::default(),
+        }
+    }
+}
+
+impl NodeMetrics {
+    /// Adds these metrics to `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register_with_unit(
+            "store_commit_duration",
+            "Wall time of one durable group commit of the node's database",
+            Unit::Seconds,
+            self.commit_seconds.clone(),
+        );
+        registry.register(
+            "store_commit_batch_size",
+            "Context commits written by one group commit (one fsync)",
+            self.commit_batch.clone(),
+        );
+        registry.register(
+            "store_commit_failures",
+            "Group commits the database refused",
+            self.commit_failures.clone(),
+        );
+    }
+}

@@ -1,0 +1,276 @@
+//! The layers every request passes, outermost first: request id, tracing
+//! span, request metrics, body read deadline; and the `/metrics` route.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use http_body::Body as _;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+use server_primitives::admin::ApiErrorResponse;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+use crate::Limits;
+
+/// The largest body any endpoint accepts (JSON-RPC's); each route applies
+/// its own, smaller or equal, limit after this one.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// Media type of the OpenMetrics text exposition format.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    method: &'static str,
+    route: String,
+    status: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteLabels {
+    method: &'static str,
+    route: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 50 µs .. ~1.6 s.
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+}
+
+/// What the request layer measures. Clones share the same values.
+#[derive(Debug, Clone)]
+pub(crate) struct Metrics {
+    requests: Family<RequestLabels, Counter>,
+    seconds: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    body_timeouts: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            requests: Family::default(),
+            seconds: Family::new_with_constructor(latency_histogram),
+            body_timeouts: Counter::default(),
+        }
+    }
+}
+
+impl Metrics {
+    /// Adds these metrics to `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by method, route (the route's pattern, or \
+             `unmatched`) and status",
+            self.requests.clone(),
+        );
+        registry.register_with_unit(
+            "http_request_duration",
+            "Time from a request's headers to its response's headers, by method and route",
+            Unit::Seconds,
+            self.seconds.clone(),
+        );
+        registry.register(
+            "http_body_timeouts",
+            "Requests refused with 408 because their body did not arrive in time",
+            self.body_timeouts.clone(),
+        );
+    }
+}
+
+/// A bounded label for a request method.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::HEAD => "HEAD",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
+/// Request ids: a random prefix per server start, then a counter, so ids
+/// are unique across restarts and cheap to make.
+#[derive(Debug, Clone)]
+struct RequestIds {
+    prefix: Arc<str>,
+    next: Arc<AtomicU64>,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        let mut bytes = [0u8; 4];
+        // Without randomness the ids are still unique within this run.
+        let _ = getrandom::fill(&mut bytes);
+        Self {
+            prefix: format!("{:08x}", u32::from_be_bytes(bytes)).into(),
+            next: Arc::new(AtomicU64::new(1)),
+        }
+    }
+}
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}-{n}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+fn span(request: &axum::http::Request<Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| tracing::field::display(*peer));
+    tracing::info_span!(
+        "request",
+        id,
+        method = %request.method(),
+        path = request.uri().path(),
+        peer,
+    )
+}
+
+/// Wraps `router` in the layers every request passes.
+pub(crate) fn layers(router: Router, limits: &Limits, metrics: Metrics) -> Router {
+    router
+        .layer(from_fn_with_state(
+            (limits.body_read_timeout, metrics.clone()),
+            read_body_in_time,
+        ))
+        .layer(from_fn_with_state(metrics, measure))
+        .layer(TraceLayer::new_for_http().make_span_with(span))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(RequestIds::new()))
+}
+
+/// Counts the request and its latency under its route's pattern.
+async fn measure(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = method_label(request.method());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    metrics
+        .seconds
+        .get_or_create(&RouteLabels {
+            method,
+            route: route.clone(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method,
+            route,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}
+
+fn refuse(status: StatusCode, message: String) -> Response {
+    (
+        status,
+        Json(ApiErrorResponse::new(status.as_u16(), message)),
+    )
+        .into_response()
+}
+
+/// Reads the request's body within `timeout` (`408` otherwise) and at most
+/// [`MAX_BODY`] bytes of it (`413` otherwise), so a slow sender cannot hold a
+/// connection and a handler never waits on the network.
+async fn read_body_in_time(
+    State((timeout, metrics)): State<(Duration, Metrics)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.body().is_end_stream() {
+        return next.run(request).await;
+    }
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY as u64) {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request bodies are limited to {MAX_BODY} bytes"),
+        );
+    }
+    let (parts, body) = request.into_parts();
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY)).await {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Ok(Err(err)) => {
+            let error = err.into_inner();
+            if error.is::<http_body_util::LengthLimitError>() {
+                refuse(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("request bodies are limited to {MAX_BODY} bytes"),
+                )
+            } else {
+                refuse(
+                    StatusCode::BAD_REQUEST,
+                    format!("reading the request body failed: {error}"),
+                )
+            }
+        }
+        Err(_) => {
+            metrics.body_timeouts.inc();
+            refuse(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} ms",
+                    timeout.as_millis()
+                ),
+            )
+        }
+    }
+}
+
+/// `GET /metrics`: every registered metric in the OpenMetrics text format.
+pub(crate) fn metrics_router(registry: Arc<Registry>) -> Router {
+    Router::new()
+        .route("/metrics", get(exposition))
+        .with_state(registry)
+}
+
+async fn exposition(State(registry): State<Arc<Registry>>) -> Response {
+    let mut text = String::new();
+    match prometheus_client::encoding::text::encode(&mut text, &registry) {
+        Ok(()) => ([(header::CONTENT_TYPE, OPENMETRICS)], text).into_response(),
+        Err(err) => refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding the metrics failed: {err}"),
+        ),
+    }
+}

@@ -1,0 +1,182 @@
+//! The connection loop: accept under a cap, serve HTTP/1.1 (with upgrades)
+//! under a header-read timeout, drain on shutdown.
+
+use std::future::Future;
+use std::io::ErrorKind;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use server_primitives::admin::ApiErrorResponse;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tower::ServiceExt;
+
+use crate::Limits;
+
+/// How long a refused connection is given to take its `503`.
+const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Pause after an accept error that is not about one connection (such as
+/// running out of file descriptors), so the loop does not spin.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// What the connection loop measures. Clones share the same values.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Metrics {
+    open: Gauge,
+    accepted: Counter,
+    refused: Counter,
+    header_timeouts: Counter,
+}
+
+impl Metrics {
+    /// Adds these metrics to `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "http_connections_open",
+            "HTTP connections open now (upgraded WebSocket connections leave this count)",
+            self.open.clone(),
+        );
+        registry.register(
+            "http_connections_accepted",
+            "HTTP connections accepted",
+            self.accepted.clone(),
+        );
+        registry.register(
+            "http_connections_refused",
+            "HTTP connections refused with 503 because the connection cap was reached",
+            self.refused.clone(),
+        );
+        registry.register(
+            "http_header_timeouts",
+            "Connections closed because a request's headers did not arrive in time",
+            self.header_timeouts.clone(),
+        );
+    }
+}
+
+/// Counts an open connection while it lives.
+struct Open(Gauge);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then stops
+/// accepting, lets every connection finish its in-flight request and returns
+/// once all are closed.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: &Limits,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()>,
+) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let (stop, stopping) = watch::channel(false);
+    // Every connection task holds a receiver; `closed` resolves when all are gone.
+    let (alive, alive_receiver) = watch::channel(());
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) if is_per_connection(&err) => continue,
+                Err(err) => {
+                    tracing::warn!(%err, "accepting a connection failed");
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            metrics.refused.inc();
+            tokio::spawn(refuse(stream, limits.max_connections));
+            continue;
+        };
+        metrics.accepted.inc();
+        metrics.open.inc();
+        let open = Open(metrics.open.clone());
+        let header_timeouts = metrics.header_timeouts.clone();
+        let connection = builder.clone();
+        let app = app.clone();
+        let mut stopping = stopping.clone();
+        let alive = alive_receiver.clone();
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            let service = service_fn(move |mut request: hyper::Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                app.clone().oneshot(request.map(axum::body::Body::new))
+            });
+            let served = connection
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::pin!(served);
+            let result = tokio::select! {
+                result = served.as_mut() => result,
+                () = async { drop(stopping.wait_for(|stop| *stop).await) } => {
+                    served.as_mut().graceful_shutdown();
+                    served.await
+                }
+            };
+            if let Err(err) = result {
+                if err.is_timeout() {
+                    header_timeouts.inc();
+                    tracing::debug!(%peer, "closed a connection whose request headers did not arrive in time");
+                } else {
+                    tracing::debug!(%peer, %err, "connection ended with an error");
+                }
+            }
+            drop((permit, open, alive));
+        });
+    }
+    drop(listener);
+    stop.send_replace(true);
+    drop(alive_receiver);
+    alive.closed().await;
+}
+
+/// Accept errors that concern one connection only: accept the next one.
+fn is_per_connection(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    )
+}
+
+/// Answers a connection past the cap with `503` and closes it.
+async fn refuse(mut stream: TcpStream, max_connections: usize) {
+    let body = serde_json::to_string(&ApiErrorResponse::new(
+        503,
+        format!("the node serves at most {max_connections} connections at once; retry shortly"),
+    ))
+    .unwrap_or_default();
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(REFUSAL_WRITE_TIMEOUT, async {
+        stream.write_all(response.as_bytes()).await?;
+        stream.shutdown().await
+    })
+    .await;
+}
