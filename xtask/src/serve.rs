@@ -3,8 +3,9 @@
 //! one context of each unless there is one, and print where everything is.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -37,8 +38,12 @@ pub fn run(args: &[String]) -> Result<()> {
         .arg(&home)
         .args(["run", "--listen", &listen])
         .stdout(Stdio::piped())
+        // Its own process group: a terminal's Ctrl-C reaches only this task,
+        // which hands each signal to the node exactly once (see `forward_signals`).
+        .process_group(0)
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
+    forward_signals(&node)?;
     let stdout = node.stdout.take().context("the node's stdout")?;
     let (lines, ready) = mpsc::channel();
     std::thread::spawn(move || {
@@ -66,6 +71,28 @@ pub fn run(args: &[String]) -> Result<()> {
     if !status.success() {
         bail!("the node exited with {status}");
     }
+    Ok(())
+}
+
+/// Hands SIGINT, SIGTERM and SIGHUP received by this task to the node, so
+/// stopping `cargo xtask serve` in any way stops the node gracefully (and a
+/// second signal stops it at once, as the node does).
+fn forward_signals(node: &Child) -> Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("installing signal handlers")?;
+    let pid = rustix::process::Pid::from_child(node);
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            let forwarded = if signal == SIGINT {
+                rustix::process::Signal::INT
+            } else {
+                rustix::process::Signal::TERM
+            };
+            // The node may have exited already; nothing is left to stop then.
+            let _ = rustix::process::kill_process(pid, forwarded);
+        }
+    });
     Ok(())
 }
 
@@ -134,7 +161,7 @@ fn set_up(root: &Path, base: &str) -> Result<()> {
     }
     let ws = base.replacen("http://", "ws://", 1);
     println!(
-        "\nThe node is running on {base} (Ctrl-C stops it).\n  admin API  {base}/admin-api/health\n  JSON-RPC   {base}/jsonrpc\n  WebSocket  {ws}/ws\n  home       .dev-node/ (kept across runs)\n\nExample apps:\n{}\n",
+        "\nThe node is running on {base} (Ctrl-C stops it).\n  admin API  {base}/admin-api/health\n  JSON-RPC   {base}/jsonrpc\n  WebSocket  {ws}/ws\n  metrics    {base}/metrics\n  API docs   {base}/admin-api/openapi.json\n  home       .dev-node/ (kept across runs)\n\nExample apps:\n{}\n",
         summary.join("\n")
     );
     Ok(())

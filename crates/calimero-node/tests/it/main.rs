@@ -185,7 +185,30 @@ async fn run_login_install_create_stop_and_restart() {
     assert_eq!(executed["result"]["seq"], 2);
     let outcome = next_text(&mut ws).await;
     assert_eq!(outcome["result"]["data"]["events"][0]["kind"], "Inserted");
+    let metrics = http
+        .get(format!("{}/metrics", running.base))
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("text");
+    for line in [
+        r#"calimero_jsonrpc_calls_total{method="mutate",outcome="ok"} 1"#,
+        "calimero_ws_connections_open 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
     stop(running);
+    // The subscriber was told the node went away.
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => break frame.expect("a close frame"),
+            Ok(Some(Ok(_))) => {}
+            other => panic!("no close frame: {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(closed.code), 1001);
 
     let running = start(home.path());
     let api = |path: &str| format!("{}/admin-api{path}", running.base);
@@ -253,5 +276,14 @@ fn init_creates_the_home() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(target.join("config.toml").is_file() && target.join("node.redb").is_file());
+    assert!(target.join("node.redb").is_file());
+    let config = std::fs::read_to_string(target.join("config.toml")).expect("a config");
+    for key in [
+        "listen =",
+        "metrics = true",
+        "[limits]",
+        "header_read_timeout_ms =",
+    ] {
+        assert!(config.contains(key), "{key} in\n{config}");
+    }
 }
