@@ -11,6 +11,41 @@ use serde::{Deserialize, Serialize};
 /// The config file's name in the home.
 pub const FILE: &str = "config.toml";
 
+/// The config a new home starts with: every default, explained. A test
+/// keeps it equal to [`Config::default`].
+const TEMPLATE: &str = r#"# calimero-node settings. Flags and CALIMERO_NODE_* variables override them;
+# an unknown or malformed key stops the node with its name.
+
+# Address and port to listen on (port 0: any free port).
+listen = "127.0.0.1:2528"
+# Event records kept per context for subscribers that resume with `since`.
+keep_events = 1000
+# Hosts the applications' `fetch` may reach; none: fetch is off.
+fetch_allowed_hosts = []
+# Log format on stderr: "text" or "json" (RUST_LOG sets the level).
+log_format = "text"
+# Whether /ws needs the auth headers or a token (default: open, as in the seed).
+ws_require_auth = false
+# Serve /metrics (OpenMetrics text for Prometheus); unauthenticated.
+metrics = true
+# Serve the unauthenticated /admin-api/dev/* routes; when unset, only when
+# listening on a loopback address.
+# dev_routes = true
+
+[limits]
+# HTTP connections served at once; past it, 503.
+max_connections = 4096
+# Milliseconds for a request's headers to arrive (and for an idle keep-alive
+# connection to send its next request); past it, the connection is closed.
+header_read_timeout_ms = 30000
+# Milliseconds for a request's whole body to arrive; past it, 408.
+body_read_timeout_ms = 30000
+# JSON-RPC calls running at once; past it, 503.
+max_calls_in_flight = 256
+# WebSocket connections open at once; past it, 503.
+max_ws_connections = 1024
+"#;
+
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:2528";
 
@@ -137,9 +172,7 @@ impl Config {
         if path.exists() {
             return Ok(());
         }
-        let text =
-            toml::to_string_pretty(&Self::default()).context("encoding the default config")?;
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+        std::fs::write(&path, TEMPLATE).with_context(|| format!("writing {}", path.display()))
     }
 
     /// Whether dev routes are served: as configured, else on loopback only.
@@ -187,6 +220,17 @@ mod tests {
             limits.body_read_timeout,
             server::Limits::default().body_read_timeout
         );
+    }
+
+    #[test]
+    fn the_template_says_the_defaults() {
+        assert_eq!(
+            toml::from_str::<Config>(TEMPLATE).expect("the template parses"),
+            Config::default()
+        );
+        let with_dev_routes = TEMPLATE.replace("# dev_routes = true", "dev_routes = true");
+        let config = toml::from_str::<Config>(&with_dev_routes).expect("parses");
+        assert_eq!(config.dev_routes, Some(true));
     }
 
     #[test]
