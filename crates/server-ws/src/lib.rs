@@ -21,6 +21,10 @@
 //! auth headers or `Authorization: Bearer <access token>`, or (for browsers,
 //! which cannot set headers on a WebSocket) `?token=<access token>`; a
 //! context-bound key or token may then follow only its own context.
+//!
+//! [`WsState::close_all`] ends every session with `1001 Going Away` (the
+//! server calls it on shutdown); [`WsState::register_metrics`] exposes open
+//! connections, refusals, disconnects by reason, events and gaps sent.
 
 mod metrics;
 mod session;
