@@ -27,6 +27,7 @@ pub use config::NodeConfig;
 pub use error::NodeError;
 pub use events::NodeEvent;
 pub use fetch::FetchConfig;
+pub use metrics::latency_histogram;
 pub use node::{CallOutput, Node};
 pub use node_runtime::{CallError, Event, HostError, InstallError, Limits, TrapKind};
 pub use node_store::{ApplicationRecord, ContextRecord, EventRecord};

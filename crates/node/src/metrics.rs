@@ -4,6 +4,13 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
+/// The histogram every latency of the node and its server is measured in:
+/// 16 buckets from 50 µs to ~1.6 s, doubling, so series can be compared.
+#[must_use]
+pub fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+}
+
 /// What the commit thread measures. Clones share the same values.
 #[derive(Debug, Clone)]
 pub(crate) struct NodeMetrics {
@@ -18,8 +25,7 @@ pub(crate) struct NodeMetrics {
 impl Default for NodeMetrics {
     fn default() -> Self {
         Self {
-            // 50 µs .. ~1.6 s.
-            commit_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
+            commit_seconds: latency_histogram(),
             // 1 .. 512 commits.
             commit_batch: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
             commit_failures: Counter::default(),

@@ -5,7 +5,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use server_primitives::jsonrpc::{RequestCall, RpcError};
 
@@ -41,11 +41,6 @@ struct MethodLabel {
     method: &'static str,
 }
 
-fn latency_histogram() -> Histogram {
-    // 50 µs .. ~1.6 s.
-    Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
-}
-
 /// What `/jsonrpc` measures. Clones share the same values.
 #[derive(Debug, Clone)]
 pub(crate) struct Metrics {
@@ -57,7 +52,7 @@ impl Default for Metrics {
     fn default() -> Self {
         Self {
             calls: Family::default(),
-            seconds: Family::new_with_constructor(latency_histogram),
+            seconds: Family::new_with_constructor(node::latency_histogram),
         }
     }
 }

@@ -17,7 +17,7 @@ use http_body::Body as _;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use server_primitives::admin::ApiErrorResponse;
 use tower_http::request_id::{
@@ -47,11 +47,6 @@ struct RouteLabels {
     route: String,
 }
 
-fn latency_histogram() -> Histogram {
-    // 50 µs .. ~1.6 s.
-    Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
-}
-
 /// What the request layer measures. Clones share the same values.
 #[derive(Debug, Clone)]
 pub(crate) struct Metrics {
@@ -64,7 +59,7 @@ impl Default for Metrics {
     fn default() -> Self {
         Self {
             requests: Family::default(),
-            seconds: Family::new_with_constructor(latency_histogram),
+            seconds: Family::new_with_constructor(node::latency_histogram),
             body_timeouts: Counter::default(),
         }
     }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use server_auth::{AuthConfig, Authenticator};
 use server_jsonrpc::{JsonRpcState, router};
 use tempfile::TempDir;
-use test_utils::wallet::{ClientKey, NearWallet};
+use test_utils::wallet::{ClientKey, now_ms as now};
 
 /// Methods that fail in each way the protocol names.
 const ERRORS_APP: &str = r#"
@@ -55,10 +55,7 @@ async fn serve_with(max_in_flight: usize) -> Served {
     let home = tempfile::tempdir().expect("temp dir");
     let node = Node::open(home.path().join("node.redb"), NodeConfig::default()).expect("node");
     let auth = server_admin::load_authenticator(&node, AuthConfig::default()).expect("auth");
-    let client = ClientKey::from_seed_byte(0x03);
-    let challenge = auth.request_challenge(None, now()).expect("challenge");
-    let login = NearWallet::from_seed_byte(0x02).login(&challenge, &client, "node");
-    auth.add_client_key(&login, now()).expect("login");
+    let client = test_utils::wallet::log_in(&auth);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -73,13 +70,6 @@ async fn serve_with(max_in_flight: usize) -> Served {
         headers: client.auth_headers("jsonrpc", None),
         _home: home,
     }
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis() as u64
 }
 
 impl Served {

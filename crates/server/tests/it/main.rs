@@ -12,7 +12,6 @@ use server::{Limits, ServerConfig};
 use server_auth::AuthConfig;
 use server_primitives::ContextId;
 use tempfile::TempDir;
-use test_utils::wallet::{ClientKey, NearWallet};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -32,21 +31,11 @@ struct Served {
     _home: TempDir,
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis() as u64
-}
-
 async fn serve(config: ServerConfig) -> Served {
     let home = tempfile::tempdir().expect("temp dir");
     let node = Node::open(home.path().join("node.redb"), NodeConfig::default()).expect("node");
     let auth = server_admin::load_authenticator(&node, AuthConfig::default()).expect("auth");
-    let client = ClientKey::from_seed_byte(0x03);
-    let challenge = auth.request_challenge(None, now()).expect("challenge");
-    let login = NearWallet::from_seed_byte(0x02).login(&challenge, &client, "node");
-    auth.add_client_key(&login, now()).expect("login");
+    let client = test_utils::wallet::log_in(&auth);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
