@@ -90,6 +90,27 @@ pub struct LimitsConfig {
     pub max_ws_connections: usize,
 }
 
+impl LimitsConfig {
+    /// Refuses limits that would make the node serve nothing.
+    ///
+    /// # Errors
+    /// Naming the first key that is zero.
+    pub fn check(&self) -> Result<()> {
+        for (key, value) in [
+            ("max_connections", self.max_connections as u64),
+            ("header_read_timeout_ms", self.header_read_timeout_ms),
+            ("body_read_timeout_ms", self.body_read_timeout_ms),
+            ("max_calls_in_flight", self.max_calls_in_flight as u64),
+            ("max_ws_connections", self.max_ws_connections as u64),
+        ] {
+            if value == 0 {
+                anyhow::bail!("limits.{key} must be at least 1");
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self::from(&server::Limits::default())
@@ -155,9 +176,10 @@ impl Config {
     pub fn load(home: &Path) -> Result<Self> {
         let path = home.join(FILE);
         match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                toml::from_str(&text).with_context(|| format!("bad config {}", path.display()))
-            }
+            Ok(text) => toml::from_str::<Self>(&text)
+                .map_err(anyhow::Error::from)
+                .and_then(|config| config.limits.check().map(|()| config))
+                .with_context(|| format!("bad config {}", path.display())),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(err) => Err(err).with_context(|| format!("reading {}", path.display())),
         }
@@ -219,6 +241,21 @@ mod tests {
         assert_eq!(
             limits.body_read_timeout,
             server::Limits::default().body_read_timeout
+        );
+    }
+
+    #[test]
+    fn zero_limits_are_named() {
+        let home = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            home.path().join(FILE),
+            "[limits]\nmax_calls_in_flight = 0\n",
+        )
+        .expect("writes");
+        let err = Config::load(home.path()).expect_err("a zero limit");
+        assert!(
+            format!("{err:#}").contains("limits.max_calls_in_flight"),
+            "{err:#}"
         );
     }
 
