@@ -121,6 +121,7 @@ fn set_up(root: &Path, base: &str) -> Result<()> {
         .unwrap_or_default();
 
     let mut summary = Vec::new();
+    let mut kv_context = None;
     let apps_dir = root.join("target").join("apps");
     let mut apps: Vec<_> = std::fs::read_dir(&apps_dir)
         .with_context(|| format!("reading {}", apps_dir.display()))?
@@ -158,13 +159,34 @@ fn set_up(root: &Path, base: &str) -> Result<()> {
             text(&app_id),
             text(&context)
         ));
+        if name == "kv-store" {
+            kv_context = Some(text(&context));
+        }
     }
     let ws = base.replacen("http://", "ws://", 1);
     println!(
-        "\nThe node is running on {base} (Ctrl-C stops it).\n  admin API  {base}/admin-api/health\n  JSON-RPC   {base}/jsonrpc\n  WebSocket  {ws}/ws\n  metrics    {base}/metrics\n  API docs   {base}/admin-api/openapi.json\n  home       .dev-node/ (kept across runs)\n\nExample apps:\n{}\n",
+        "\nThe node is running on {base} (Ctrl-C stops it).\n  admin API  {base}/admin-api/health\n  JSON-RPC   {base}/jsonrpc (and {base}/jsonrpc/dev without credentials)\n  WebSocket  {ws}/ws\n  metrics    {base}/metrics\n  API docs   {base}/admin-api/openapi.json\n  home       .dev-node/ (kept across runs)\n\nExample apps:\n{}\n",
         summary.join("\n")
     );
+    if let Some(context) = kv_context {
+        println!("{}", try_it(base, &ws, &context));
+    }
     Ok(())
+}
+
+/// Commands that call the kv-store context, for a first try.
+fn try_it(base: &str, ws: &str, context: &str) -> String {
+    let call = |method: &str, name: &str, args: &str| {
+        format!(
+            r#"curl -s {base}/jsonrpc/dev -H 'content-type: application/json' -d '{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{{"contextId":"{context}","method":"{name}","argsJson":{args}}}}}'"#
+        )
+    };
+    format!(
+        "Try it (kv-store):\n  {}\n  {}\n  events: connect to {ws}/ws and send \
+         {{\"id\":1,\"method\":\"subscribe\",\"params\":{{\"contextIds\":[\"{context}\"]}}}}\n",
+        call("mutate", "set", r#"{"key":"hello","value":"world"}"#),
+        call("query", "get", r#"{"key":"hello"}"#),
+    )
 }
 
 fn text(value: &Value) -> String {

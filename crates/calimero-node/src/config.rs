@@ -28,8 +28,8 @@ log_format = "text"
 ws_require_auth = false
 # Serve /metrics (OpenMetrics text for Prometheus); unauthenticated.
 metrics = true
-# Serve the unauthenticated /admin-api/dev/* routes; when unset, only when
-# listening on a loopback address.
+# Serve the unauthenticated /admin-api/dev/* and /jsonrpc/dev routes; when
+# unset, only when listening on a loopback address.
 # dev_routes = true
 
 [limits]
@@ -55,8 +55,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:2528";
 pub struct Config {
     /// Address and port to listen on.
     pub listen: SocketAddr,
-    /// Serve the unauthenticated `/admin-api/dev/*` routes; when absent, only
-    /// when listening on a loopback address.
+    /// Serve the unauthenticated `/admin-api/dev/*` and `/jsonrpc/dev`
+    /// routes; when absent, only when listening on a loopback address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dev_routes: Option<bool>,
     /// Event records kept per context for resuming subscribers.

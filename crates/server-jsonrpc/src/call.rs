@@ -1,4 +1,5 @@
-//! The `/jsonrpc` route: authenticate, parse, run on the node, answer.
+//! The `/jsonrpc` route: authenticate, parse, run on the node, answer; and
+//! `/jsonrpc/dev`, the same calls without credentials, for local development.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -11,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use node::{CallOutput, Node};
+use node_primitives::ContextId;
 use prometheus_client::registry::Registry;
 use serde_json::Value;
 use server_auth::{Authenticator, Principal};
@@ -37,6 +39,15 @@ pub struct JsonRpcState {
     auth: Authenticator,
     in_flight: Arc<Semaphore>,
     metrics: Metrics,
+    dev_route: bool,
+}
+
+/// Who a call runs for.
+enum Caller {
+    /// A caller with valid credentials.
+    Authenticated(Principal),
+    /// Anyone who reaches `/jsonrpc/dev`.
+    Developer,
 }
 
 impl JsonRpcState {
@@ -49,6 +60,17 @@ impl JsonRpcState {
             auth,
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
             metrics: Metrics::default(),
+            dev_route: false,
+        }
+    }
+
+    /// Also serves `/jsonrpc/dev`: the same calls without credentials, like
+    /// the admin API's `dev/` routes (so only where those are served).
+    #[must_use]
+    pub fn with_dev_route(self, on: bool) -> Self {
+        Self {
+            dev_route: on,
+            ..self
         }
     }
 
@@ -59,10 +81,13 @@ impl JsonRpcState {
     }
 }
 
-/// The `/jsonrpc` route.
+/// The `/jsonrpc` route, and `/jsonrpc/dev` when the state says so.
 pub fn router(state: JsonRpcState) -> Router {
-    Router::new()
-        .route("/jsonrpc", post(handle))
+    let mut router = Router::new().route("/jsonrpc", post(handle));
+    if state.dev_route {
+        router = router.route("/jsonrpc/dev", post(handle_dev));
+    }
+    router
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -130,33 +155,50 @@ async fn handle(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let answer = answer(&state, &headers, body).await;
+    let answer = match authenticate(&state, &headers) {
+        Some(principal) => answer(&state, Caller::Authenticated(principal), body).await,
+        None => Answer::refused(
+            "unauthorized",
+            StatusCode::UNAUTHORIZED,
+            "unauthorized: sign the request with a registered client key or send a valid bearer token",
+        ),
+    };
     state
         .metrics
         .record(answer.method, answer.outcome, started.elapsed());
     answer.response
 }
 
-async fn answer(
-    state: &JsonRpcState,
-    headers: &HeaderMap,
+async fn handle_dev(
+    State(state): State<JsonRpcState>,
     body: Result<Bytes, BytesRejection>,
-) -> Answer {
+) -> Response {
+    let started = Instant::now();
+    let answer = answer(&state, Caller::Developer, body).await;
+    state
+        .metrics
+        .record(answer.method, answer.outcome, started.elapsed());
+    answer.response
+}
+
+/// The caller's principal, if its credentials are valid.
+fn authenticate(state: &JsonRpcState, headers: &HeaderMap) -> Option<Principal> {
     let pairs: Vec<(&str, &[u8])> = headers
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_bytes()))
         .collect();
-    let principal = match state.auth.authenticate(pairs.iter().copied(), now_ms()) {
-        Ok(principal) => principal,
-        Err(error) => {
-            tracing::debug!(%error, "JSON-RPC authentication failed");
-            return Answer::refused(
-                "unauthorized",
-                StatusCode::UNAUTHORIZED,
-                "unauthorized: sign the request with a registered client key or send a valid bearer token",
-            );
-        }
-    };
+    state
+        .auth
+        .authenticate(pairs.iter().copied(), now_ms())
+        .inspect_err(|error| tracing::debug!(%error, "JSON-RPC authentication failed"))
+        .ok()
+}
+
+async fn answer(
+    state: &JsonRpcState,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer {
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
@@ -201,41 +243,53 @@ async fn answer(
             )
         };
     };
-    let outcome = call(state, &principal, request.call).await;
+    let outcome = call(state, &caller, request.call).await;
     Answer::reply(method, request.id, outcome)
+}
+
+/// Refuses `caller` on `context` with the protocol's `Unauthorized`.
+fn check_access(caller: &Caller, context: &ContextId) -> Result<(), ErrorObject> {
+    let Caller::Authenticated(principal) = caller else {
+        return Ok(());
+    };
+    if principal.may_access(context) {
+        return Ok(());
+    }
+    let public_key = match principal {
+        Principal::ClientKey { signing_key, .. } => signing_key.clone(),
+        Principal::Token {
+            executor_public_key,
+            ..
+        } => executor_public_key.to_string(),
+    };
+    Err(ErrorObject {
+        error: RpcError::CallError(jsonrpc::CallError::Unauthorized {
+            context_id: *context,
+            public_key,
+        }),
+        payload: None,
+    })
 }
 
 async fn call(
     state: &JsonRpcState,
-    principal: &Principal,
+    caller: &Caller,
     call: RequestCall,
 ) -> Result<CallResult, ErrorObject> {
     let (params, write) = match call {
         RequestCall::Query(params) => (params, false),
         RequestCall::Mutate(params) | RequestCall::Execute(params) => (params, true),
     };
-    if !principal.may_access(&params.context_id) {
-        let public_key = match principal {
-            Principal::ClientKey { signing_key, .. } => signing_key.clone(),
-            Principal::Token {
-                executor_public_key,
-                ..
-            } => executor_public_key.to_string(),
-        };
-        return Err(ErrorObject {
-            error: RpcError::CallError(jsonrpc::CallError::Unauthorized {
-                context_id: params.context_id,
-                public_key,
-            }),
-            payload: None,
-        });
-    }
-    let executor = match principal {
-        Principal::Token {
+    check_access(caller, &params.context_id)?;
+    // A token names the identity its calls run as; otherwise the caller does.
+    let executor = match caller {
+        Caller::Authenticated(Principal::Token {
             executor_public_key,
             ..
-        } => Some(*executor_public_key),
-        Principal::ClientKey { .. } => params.executor_public_key,
+        }) => Some(*executor_public_key),
+        Caller::Authenticated(Principal::ClientKey { .. }) | Caller::Developer => {
+            params.executor_public_key
+        }
     };
     let args = serde_json::to_vec(&params.args_json).map_err(|err| ErrorObject {
         error: RpcError::SerdeError {

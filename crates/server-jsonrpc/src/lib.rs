@@ -1,4 +1,5 @@
-//! JSON-RPC 2.0 at `/jsonrpc`: `query`, `mutate` and `execute`.
+//! JSON-RPC 2.0 at `/jsonrpc`: `query`, `mutate` and `execute`; and, where
+//! the node serves dev routes, the same at `/jsonrpc/dev` without credentials.
 //!
 //! The protocol's errors are `{"type": …, "data": …}` objects without numeric
 //! codes (PROTOCOL §6.3), which a generic JSON-RPC server cannot produce, so

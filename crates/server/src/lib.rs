@@ -68,7 +68,8 @@ impl Default for Limits {
 /// What the server serves.
 #[derive(Debug, Clone, Default)]
 pub struct ServerConfig {
-    /// Whether the unauthenticated `/admin-api/dev/*` routes are served.
+    /// Whether the unauthenticated `/admin-api/dev/*` and `/jsonrpc/dev`
+    /// routes are served.
     pub dev_routes: bool,
     /// Whether `/ws` needs credentials (default: open, as in the seed).
     pub ws_require_auth: bool,
@@ -100,7 +101,8 @@ pub async fn run(
         node.clone(),
         auth.clone(),
         config.limits.max_calls_in_flight,
-    );
+    )
+    .with_dev_route(config.dev_routes);
     let admin = AdminState::new(node.clone(), auth.clone(), config.dev_routes)
         .map_err(|ApiError { message, .. }| std::io::Error::other(message))?;
     let ws = server_ws::WsState::new(

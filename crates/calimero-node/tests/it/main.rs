@@ -228,21 +228,26 @@ async fn run_login_install_create_stop_and_restart() {
     );
     let get = json!({"jsonrpc": "2.0", "id": "g", "method": "query",
         "params": {"contextId": context["id"], "method": "get", "argsJson": {"key": "k"}}});
+    let kept = json!({"jsonrpc": "2.0", "id": "g", "result": {"output": "kept"}});
     let (status, body) = call(
         &http,
         reqwest::Method::POST,
         format!("{}/jsonrpc", running.base),
-        Some(get),
+        Some(get.clone()),
         &headers,
     )
     .await;
-    assert_eq!(
-        (status, body),
-        (
-            200,
-            json!({"jsonrpc": "2.0", "id": "g", "result": {"output": "kept"}})
-        )
-    );
+    assert_eq!((status, body), (200, kept.clone()));
+    // A loopback node serves the credential-free dev variant too.
+    let (status, body) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/jsonrpc/dev", running.base),
+        Some(get),
+        &[],
+    )
+    .await;
+    assert_eq!((status, body), (200, kept));
     stop(running);
 }
 

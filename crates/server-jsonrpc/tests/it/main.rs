@@ -48,10 +48,10 @@ struct Served {
 }
 
 async fn serve() -> Served {
-    serve_with(server_jsonrpc::DEFAULT_MAX_IN_FLIGHT).await
+    serve_with(server_jsonrpc::DEFAULT_MAX_IN_FLIGHT, false).await
 }
 
-async fn serve_with(max_in_flight: usize) -> Served {
+async fn serve_with(max_in_flight: usize, dev_route: bool) -> Served {
     let home = tempfile::tempdir().expect("temp dir");
     let node = Node::open(home.path().join("node.redb"), NodeConfig::default()).expect("node");
     let auth = server_admin::load_authenticator(&node, AuthConfig::default()).expect("auth");
@@ -60,7 +60,9 @@ async fn serve_with(max_in_flight: usize) -> Served {
         .await
         .expect("bind");
     let address = listener.local_addr().expect("address");
-    let app = router(JsonRpcState::new(node.clone(), auth.clone(), max_in_flight));
+    let app = router(
+        JsonRpcState::new(node.clone(), auth.clone(), max_in_flight).with_dev_route(dev_route),
+    );
     tokio::spawn(async move { axum::serve(listener, app).await });
     Served {
         url: format!("http://{address}/jsonrpc"),
@@ -74,9 +76,18 @@ async fn serve_with(max_in_flight: usize) -> Served {
 
 impl Served {
     async fn raw(&self, body: String, headers: &[(String, String)]) -> (StatusCode, Value) {
+        self.raw_at(&self.url, body, headers).await
+    }
+
+    async fn raw_at(
+        &self,
+        url: &str,
+        body: String,
+        headers: &[(String, String)],
+    ) -> (StatusCode, Value) {
         let mut request = self
             .http
-            .post(&self.url)
+            .post(url)
             .header("content-type", "application/json")
             .body(body);
         for (name, value) in headers {
@@ -84,7 +95,8 @@ impl Served {
         }
         let response = request.send().await.expect("request");
         let status = response.status();
-        (status, response.json().await.expect("JSON"))
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     async fn rpc(&self, request: Value) -> Value {
@@ -321,7 +333,7 @@ async fn auth_and_size_limits() {
 
 #[tokio::test]
 async fn calls_past_the_in_flight_limit_get_503() {
-    let served = serve_with(1).await;
+    let served = serve_with(1, false).await;
     let errors = served.context(&wat::parse_str(ERRORS_APP).expect("wat"));
     let slow = request(json!(1), "query", &errors, "spin", json!({})).to_string();
     let busy = {
@@ -363,4 +375,46 @@ async fn calls_past_the_in_flight_limit_get_503() {
     let refused = refused.expect("a call was refused while the slot was taken");
     assert_eq!(refused["error"]["code"], 503);
     assert_eq!(busy.await.expect("joined"), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_dev_route_needs_no_credentials_and_is_served_only_when_asked() {
+    let served = serve_with(server_jsonrpc::DEFAULT_MAX_IN_FLIGHT, true).await;
+    let kv = served.context(&test_utils::built_app("kv-store"));
+    let dev = format!("{}/dev", served.url);
+    let set = request(
+        json!(1),
+        "mutate",
+        &kv,
+        "set",
+        json!({"key": "k", "value": "v"}),
+    );
+    let (status, body) = served.raw_at(&dev, set.to_string(), &[]).await;
+    assert_eq!(
+        (
+            status,
+            body["id"].clone(),
+            body["result"]["eventSeq"].clone()
+        ),
+        (StatusCode::OK, json!(1), json!(2)),
+        "{body}"
+    );
+    let get = request(json!(2), "query", &kv, "get", json!({"key": "k"})).to_string();
+    let (status, body) = served.raw_at(&dev, get.clone(), &[]).await;
+    assert_eq!(
+        (status, body["result"]["output"].clone()),
+        (StatusCode::OK, json!("v"))
+    );
+    let (status, _) = served.raw(get.clone(), &[]).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "/jsonrpc still needs credentials"
+    );
+
+    let closed = serve().await;
+    let (status, _) = closed
+        .raw_at(&format!("{}/dev", closed.url), get, &[])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
