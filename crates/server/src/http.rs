@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -20,9 +20,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use server_primitives::admin::ApiErrorResponse;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
 use tower_http::trace::TraceLayer;
 
 use crate::Limits;
@@ -30,6 +27,12 @@ use crate::Limits;
 /// The largest body any endpoint accepts (JSON-RPC's); each route applies
 /// its own, smaller or equal, limit after this one.
 const MAX_BODY: usize = 1024 * 1024;
+
+/// The header that carries a request's id, both ways.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The longest caller-chosen request id kept; longer ones are replaced.
+const MAX_REQUEST_ID: usize = 128;
 
 /// Media type of the OpenMetrics text exposition format.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -122,19 +125,41 @@ impl RequestIds {
     }
 }
 
-impl MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+impl RequestIds {
+    fn next(&self) -> HeaderValue {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n}", self.prefix))
-            .ok()
-            .map(RequestId::new)
+        HeaderValue::try_from(format!("{}-{n}", self.prefix))
+            .unwrap_or_else(|_| HeaderValue::from_static("unnamed"))
     }
+}
+
+/// Gives the request an id (the caller's, when it sent a short printable
+/// one) and echoes it on the response.
+async fn assign_request_id(
+    State(ids): State<RequestIds>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let given = request.headers().get(&REQUEST_ID).filter(|value| {
+        value.len() <= MAX_REQUEST_ID && value.as_bytes().iter().all(u8::is_ascii_graphic)
+    });
+    let id = match given {
+        Some(value) => value.clone(),
+        None => {
+            let id = ids.next();
+            request.headers_mut().insert(REQUEST_ID, id.clone());
+            id
+        }
+    };
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(REQUEST_ID, id);
+    response
 }
 
 fn span(request: &axum::http::Request<Body>) -> tracing::Span {
     let id = request
         .headers()
-        .get("x-request-id")
+        .get(&REQUEST_ID)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
     let peer = request
@@ -159,8 +184,7 @@ pub(crate) fn layers(router: Router, limits: &Limits, metrics: Metrics) -> Route
         ))
         .layer(from_fn_with_state(metrics, measure))
         .layer(TraceLayer::new_for_http().make_span_with(span))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(RequestIds::new()))
+        .layer(from_fn_with_state(RequestIds::new(), assign_request_id))
 }
 
 /// Counts the request and its latency under its route's pattern.

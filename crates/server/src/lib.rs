@@ -13,7 +13,8 @@
 //!   (an idle keep-alive connection is closed after it too), and its body
 //!   within [`Limits::body_read_timeout`] (`408`), so slow senders cannot hold
 //!   connections;
-//! - an `x-request-id` (the caller's, or a new one) echoed on the response and
+//! - an `x-request-id` (the caller's when printable and at most 128 bytes,
+//!   or a new one) echoed on the response and
 //!   carried by the request's tracing span with method, path and peer;
 //! - CORS as the protocol has it, answered before any authentication;
 //! - counts and latencies in `/metrics` (OpenMetrics text, the format

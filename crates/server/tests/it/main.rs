@@ -448,6 +448,12 @@ async fn every_response_carries_a_request_id() {
     assert!(!one.is_empty());
     assert_ne!(one, two);
     assert_eq!(id(Some("trace-me-42")).await, "trace-me-42");
+    let long = "x".repeat(129);
+    let replaced = id(Some(&long)).await;
+    assert!(
+        replaced != long && replaced.len() < 40,
+        "an over-long id is replaced: {replaced}"
+    );
 }
 
 #[tokio::test]
