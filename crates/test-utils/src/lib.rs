@@ -3,9 +3,11 @@
 //!
 //! It grows with the crates it serves; today it locates the workspace and the
 //! example apps that `cargo xtask build-apps` builds, and signs wallet logins
-//! and auth headers with the keys of the known-answer vectors ([`wallet`]).
+//! and auth headers with the keys of the known-answer vectors ([`wallet`]),
+//! and talks to `/ws` with deadlines on every read ([`ws`]).
 
 pub mod wallet;
+pub mod ws;
 
 use std::path::{Path, PathBuf};
 

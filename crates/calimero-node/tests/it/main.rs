@@ -6,11 +6,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use server_primitives::auth::NodeChallenge;
 use test_utils::wallet::{ClientKey, NearWallet};
-use tokio_tungstenite::tungstenite::Message;
+use test_utils::ws;
 
 /// A running node; killed if the test fails before stopping it.
 struct Running {
@@ -80,22 +79,6 @@ async fn call(
     (status, response.json().await.expect("JSON body"))
 }
 
-async fn next_text<S>(ws: &mut S) -> Value
-where
-    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
-{
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(30), ws.next())
-            .await
-            .expect("a frame in time")
-            .expect("open")
-            .expect("valid");
-        if let Message::Text(text) = frame {
-            return serde_json::from_str(&text).expect("JSON");
-        }
-    }
-}
-
 #[tokio::test]
 async fn run_login_install_create_stop_and_restart() {
     let home = tempfile::tempdir().expect("temp dir");
@@ -151,15 +134,13 @@ async fn run_login_install_create_stop_and_restart() {
     assert_eq!(status, 200, "{body}");
     let context = body["data"]["context"].clone();
     let ws_url = format!("{}/ws", running.base.replacen("http://", "ws://", 1));
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
-        .await
-        .expect("ws connects");
-    let subscribe =
-        json!({"id": 1, "method": "subscribe", "params": {"contextIds": [context["id"]]}});
-    ws.send(Message::Text(subscribe.to_string().into()))
-        .await
-        .expect("sent");
-    let reply = next_text(&mut ws).await;
+    let mut ws = ws::connect(&ws_url).await;
+    ws::send(
+        &mut ws,
+        json!({"id": 1, "method": "subscribe", "params": {"contextIds": [context["id"]]}}),
+    )
+    .await;
+    let reply = ws::next_json(&mut ws).await;
     assert_eq!(reply["result"]["contextIds"][0], context["id"]);
     let rpc = format!("{}/jsonrpc", running.base);
     let set = json!({"jsonrpc": "2.0", "id": 1, "method": "mutate",
@@ -177,13 +158,13 @@ async fn run_login_install_create_stop_and_restart() {
         (200, json!(2)),
         "{body}"
     );
-    let executed = next_text(&mut ws).await;
+    let executed = ws::next_json(&mut ws).await;
     assert_eq!(
         (executed["id"].clone(), executed["result"]["type"].clone()),
         (Value::Null, json!("TransactionExecuted"))
     );
     assert_eq!(executed["result"]["seq"], 2);
-    let outcome = next_text(&mut ws).await;
+    let outcome = ws::next_json(&mut ws).await;
     assert_eq!(outcome["result"]["data"]["events"][0]["kind"], "Inserted");
     let metrics = http
         .get(format!("{}/metrics", running.base))
@@ -201,13 +182,7 @@ async fn run_login_install_create_stop_and_restart() {
     }
     stop(running);
     // The subscriber was told the node went away.
-    let closed = loop {
-        match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
-            Ok(Some(Ok(Message::Close(frame)))) => break frame.expect("a close frame"),
-            Ok(Some(Ok(_))) => {}
-            other => panic!("no close frame: {other:?}"),
-        }
-    };
+    let closed = ws::close_frame(&mut ws).await;
     assert_eq!(u16::from(closed.code), 1001);
 
     let running = start(home.path());

@@ -9,11 +9,8 @@ use node_primitives::ContextId;
 use serde_json::{Value, json};
 use server_ws::{WsConfig, WsState, router};
 use tempfile::TempDir;
-use tokio::net::TcpStream;
+use test_utils::ws::{connect, next_json as next, send};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 struct Served {
     url: String,
@@ -46,34 +43,6 @@ fn kv(node: &Node) -> ContextId {
         .install_application(&test_utils::built_app("kv-store"), "test", b"")
         .expect("installs");
     node.create_context(&app.id, b"").expect("context").0.id
-}
-
-async fn connect(url: &str) -> Client {
-    tokio_tungstenite::connect_async(url)
-        .await
-        .expect("connects")
-        .0
-}
-
-/// The next JSON text frame (pings are answered by the client library).
-async fn next(client: &mut Client) -> Value {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(20), client.next())
-            .await
-            .expect("a frame in time")
-            .expect("open")
-            .expect("valid");
-        if let Message::Text(text) = frame {
-            return serde_json::from_str(&text).expect("JSON");
-        }
-    }
-}
-
-async fn send(client: &mut Client, value: Value) {
-    client
-        .send(Message::Text(value.to_string().into()))
-        .await
-        .expect("sent");
 }
 
 async fn set(node: &Node, context: ContextId, key: String) {

@@ -5,18 +5,17 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use node::{Node, NodeConfig};
 use serde_json::{Value, json};
 use server::{Limits, ServerConfig};
 use server_auth::AuthConfig;
 use server_primitives::ContextId;
 use tempfile::TempDir;
+use test_utils::ws;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
 
 /// Upper bound on anything a test waits for; reaching it fails the test.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -203,26 +202,13 @@ async fn keep_alive_request(stream: &mut TcpStream) -> String {
 async fn metrics_count_requests_calls_websocket_sessions_and_commits() {
     let served = serve(with_metrics()).await;
     let context = served.kv_context();
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", served.address))
-        .await
-        .expect("connects");
-    ws.send(Message::Text(
-        json!({"id": 1, "method": "subscribe", "params": {"contextIds": [context]}})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .expect("sent");
-    let next = async |ws: &mut tokio_tungstenite::WebSocketStream<_>| loop {
-        match tokio::time::timeout(PATIENCE, ws.next()).await {
-            Ok(Some(Ok(Message::Text(text)))) => {
-                return serde_json::from_str::<Value>(&text).expect("JSON");
-            }
-            Ok(Some(Ok(_))) => {}
-            other => panic!("no frame: {other:?}"),
-        }
-    };
-    assert_eq!(next(&mut ws).await["id"], 1);
+    let mut ws = ws::connect(&format!("ws://{}/ws", served.address)).await;
+    ws::send(
+        &mut ws,
+        json!({"id": 1, "method": "subscribe", "params": {"contextIds": [context]}}),
+    )
+    .await;
+    assert_eq!(ws::next_json(&mut ws).await["id"], 1);
 
     let set = served
         .rpc("mutate", &context, "set", json!({"key": "a", "value": "1"}))
@@ -234,8 +220,14 @@ async fn metrics_count_requests_calls_websocket_sessions_and_commits() {
         .rpc("query", &context, "get", json!({"key": "a"}))
         .await;
     assert_eq!(got["result"]["output"], "1");
-    assert_eq!(next(&mut ws).await["result"]["type"], "TransactionExecuted");
-    assert_eq!(next(&mut ws).await["result"]["type"], "OutcomeEvent");
+    assert_eq!(
+        ws::next_json(&mut ws).await["result"]["type"],
+        "TransactionExecuted"
+    );
+    assert_eq!(
+        ws::next_json(&mut ws).await["result"]["type"],
+        "OutcomeEvent"
+    );
     let missing = served
         .http
         .get(served.url("/no/such/route"))
@@ -460,9 +452,7 @@ async fn every_response_carries_a_request_id() {
 async fn shutdown_finishes_in_flight_requests_and_closes_websockets() {
     let mut served = serve(with_metrics()).await;
     let context = served.kv_context();
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", served.address))
-        .await
-        .expect("connects");
+    let mut ws = ws::connect(&format!("ws://{}/ws", served.address)).await;
     served
         .await_metric("calimero_ws_connections_open", 1.0)
         .await;
@@ -498,18 +488,7 @@ async fn shutdown_finishes_in_flight_requests_and_closes_websockets() {
         .expect("running")
         .send(())
         .expect("stops");
-    let closed = tokio::time::timeout(PATIENCE, async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Close(frame))) => return frame,
-                Some(Ok(_)) => {}
-                other => panic!("no close frame: {other:?}"),
-            }
-        }
-    })
-    .await
-    .expect("closed in time")
-    .expect("a close frame");
+    let closed = ws::close_frame(&mut ws).await;
     assert_eq!(u16::from(closed.code), 1001);
 
     in_flight.write_all(tail.as_bytes()).await.expect("writes");
