@@ -267,3 +267,130 @@ fn init_creates_the_home() {
         assert!(config.contains(key), "{key} in\n{config}");
     }
 }
+
+/// Posts one call to `/jsonrpc/dev`; `None` when the node did not answer.
+async fn dev_call(
+    http: &reqwest::Client,
+    base: &str,
+    method: &str,
+    context: &Value,
+    name: &str,
+    args: Value,
+) -> Option<Value> {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method,
+        "params": {"contextId": context, "method": name, "argsJson": args}});
+    let response = http
+        .post(format!("{base}/jsonrpc/dev"))
+        .json(&body)
+        .send()
+        .await
+        .ok()?;
+    response.json().await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_keeps_every_acknowledged_mutation() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let http = reqwest::Client::new();
+    let mut running = start(home.path());
+    let api = |base: &str, path: &str| format!("{base}/admin-api{path}");
+    let path = test_utils::built_app_path("kv-store");
+    let (_, installed) = call(
+        &http,
+        reqwest::Method::POST,
+        api(&running.base, "/dev/install-application"),
+        Some(json!({"path": path})),
+        &[],
+    )
+    .await;
+    let (status, created) = call(
+        &http,
+        reqwest::Method::POST,
+        api(&running.base, "/dev/contexts"),
+        Some(json!({"applicationId": installed["data"]["applicationId"]})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    let context = created["data"]["context"]["id"].clone();
+
+    // Writers mutate until the node stops answering; each remembers what
+    // the node acknowledged.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let writers: Vec<_> = (0..4)
+        .map(|writer| {
+            let (http, base, context, acknowledged) = (
+                http.clone(),
+                running.base.clone(),
+                context.clone(),
+                acknowledged.clone(),
+            );
+            tokio::spawn(async move {
+                for n in 0.. {
+                    let key = format!("w{writer}-{n}");
+                    let args = json!({"key": key, "value": key});
+                    let Some(reply) = dev_call(&http, &base, "mutate", &context, "set", args).await
+                    else {
+                        return;
+                    };
+                    assert!(reply["result"]["eventSeq"].is_u64(), "{reply}");
+                    acknowledged.lock().expect("lock").push(key);
+                }
+            })
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while acknowledged.lock().expect("lock").len() < 40 {
+        assert!(std::time::Instant::now() < deadline, "writers too slow");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    running.child.kill().expect("SIGKILL");
+    running.child.wait().expect("reaped");
+    for writer in writers {
+        writer.await.expect("a writer ends when the node is gone");
+    }
+    let acknowledged = acknowledged.lock().expect("lock").clone();
+
+    let running = start(home.path());
+    for key in &acknowledged {
+        let reply = dev_call(
+            &http,
+            &running.base,
+            "query",
+            &context,
+            "get",
+            json!({"key": key}),
+        )
+        .await
+        .expect("an answer");
+        assert_eq!(
+            reply["result"]["output"],
+            json!(key),
+            "{key} was acknowledged"
+        );
+    }
+    // State and event log moved together: one event per committed set, after
+    // init's, so the next mutation's sequence number follows from the count.
+    let len = dev_call(&http, &running.base, "query", &context, "len", json!({}))
+        .await
+        .expect("an answer")["result"]["output"]
+        .as_u64()
+        .expect("a count");
+    assert!(
+        len >= acknowledged.len() as u64,
+        "{len} < {}",
+        acknowledged.len()
+    );
+    let next = dev_call(
+        &http,
+        &running.base,
+        "mutate",
+        &context,
+        "set",
+        json!({"key": "after", "value": "restart"}),
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(next["result"]["eventSeq"], json!(len + 2), "{next}");
+    stop(running);
+}
