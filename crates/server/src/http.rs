@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::uri::Authority;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -175,13 +176,15 @@ fn span(request: &axum::http::Request<Body>) -> tracing::Span {
     )
 }
 
-/// Wraps `router` in the layers every request passes.
-pub(crate) fn layers(router: Router, limits: &Limits, metrics: Metrics) -> Router {
+/// Wraps `router` in the layers every request passes. `loopback` says the
+/// node listens on a loopback address (see [`guard_dev_routes`]).
+pub(crate) fn layers(router: Router, limits: &Limits, metrics: Metrics, loopback: bool) -> Router {
     router
         .layer(from_fn_with_state(
             (limits.body_read_timeout, metrics.clone()),
             read_body_in_time,
         ))
+        .layer(from_fn_with_state(loopback, guard_dev_routes))
         .layer(from_fn_with_state(metrics, measure))
         .layer(TraceLayer::new_for_http().make_span_with(span))
         .layer(from_fn_with_state(RequestIds::new(), assign_request_id))
@@ -212,6 +215,67 @@ async fn measure(State(metrics): State<Metrics>, request: Request, next: Next) -
         })
         .inc();
     response
+}
+
+/// Whether `path` is one of the unauthenticated dev routes.
+fn is_dev_route(path: &str) -> bool {
+    path.starts_with("/admin-api/dev/") || path == "/jsonrpc/dev"
+}
+
+/// Whether a `Host` or `Origin` host names this machine: a loopback address,
+/// `localhost`, or a name under `.localhost` (which browsers resolve to
+/// loopback themselves).
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or(host);
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        return ip.is_loopback();
+    }
+    let name = bare.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
+}
+
+/// Keeps the unauthenticated dev routes for this machine's own programs:
+/// a browser page from another origin (`Origin` not on loopback) is refused,
+/// and so, on a node listening on loopback, is a request addressed to another
+/// host name (a DNS rebinding attack), both with `403`.
+async fn guard_dev_routes(State(loopback): State<bool>, request: Request, next: Next) -> Response {
+    if is_dev_route(request.uri().path())
+        && let Some(reason) = dev_route_refusal(request.headers(), loopback)
+    {
+        return refuse(StatusCode::FORBIDDEN, reason);
+    }
+    next.run(request).await
+}
+
+/// Why a dev route request with these headers is refused, if it is.
+fn dev_route_refusal(headers: &HeaderMap, loopback: bool) -> Option<String> {
+    let text = |name: HeaderName| headers.get(name).map(|value| value.to_str().unwrap_or(""));
+    if let Some(origin) = text(header::ORIGIN) {
+        let host = origin
+            .parse::<Uri>()
+            .ok()
+            .and_then(|uri| uri.host().map(str::to_owned));
+        if !host.as_deref().is_some_and(is_loopback_host) {
+            return Some(format!(
+                "dev routes answer pages served from this machine only, not from origin {origin:?}"
+            ));
+        }
+    }
+    if loopback {
+        let host = text(header::HOST)
+            .and_then(|host| host.parse::<Authority>().ok())
+            .map(|authority| authority.host().to_owned());
+        if !host.as_deref().is_some_and(is_loopback_host) {
+            return Some(
+                "dev routes answer requests addressed to a loopback host (127.0.0.1, [::1] or localhost) only"
+                    .to_owned(),
+            );
+        }
+    }
+    None
 }
 
 fn refuse(status: StatusCode, message: String) -> Response {
@@ -291,5 +355,92 @@ async fn exposition(State(registry): State<Arc<Registry>>) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("encoding the metrics failed: {err}"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(HeaderName, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| (name.clone(), HeaderValue::from_str(value).expect("value")))
+            .collect()
+    }
+
+    #[test]
+    fn loopback_hosts_are_recognised() {
+        for host in [
+            "127.0.0.1",
+            "127.8.9.10",
+            "[::1]",
+            "localhost",
+            "LocalHost",
+            "app.localhost",
+            "localhost.",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "10.0.0.1",
+            "[::2]",
+            "example.com",
+            "localhost.example.com",
+            "notlocalhost",
+            "",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn dev_routes_refuse_foreign_origins_and_rebound_hosts() {
+        let host = |value| (header::HOST, value);
+        let origin = |value| (header::ORIGIN, value);
+        let allowed: [&[(HeaderName, &str)]; 4] = [
+            &[host("127.0.0.1:2528")],
+            &[host("localhost:2528"), origin("http://localhost:3000")],
+            &[host("[::1]:2528"), origin("http://127.0.0.1:5173")],
+            &[host("app.localhost")],
+        ];
+        for pairs in allowed {
+            assert_eq!(dev_route_refusal(&headers(pairs), true), None, "{pairs:?}");
+        }
+        let refused: [&[(HeaderName, &str)]; 5] = [
+            &[host("127.0.0.1:2528"), origin("https://example.com")],
+            &[host("127.0.0.1:2528"), origin("null")],
+            &[host("rebound.example.com:2528")],
+            &[host("10.1.2.3:2528")],
+            &[],
+        ];
+        for pairs in refused {
+            assert!(
+                dev_route_refusal(&headers(pairs), true).is_some(),
+                "{pairs:?}"
+            );
+        }
+        // A node that listens publicly with dev routes on has opted in to any
+        // host name; foreign pages are still refused.
+        assert_eq!(
+            dev_route_refusal(&headers(&[host("node.example.com")]), false),
+            None
+        );
+        assert!(
+            dev_route_refusal(
+                &headers(&[host("node.example.com"), origin("https://example.com")]),
+                false
+            )
+            .is_some()
+        );
+    }
+
+    #[test]
+    fn only_dev_routes_are_guarded() {
+        assert!(is_dev_route("/admin-api/dev/contexts"));
+        assert!(is_dev_route("/jsonrpc/dev"));
+        assert!(!is_dev_route("/admin-api/contexts"));
+        assert!(!is_dev_route("/jsonrpc"));
+        assert!(!is_dev_route("/admin-api/developer"));
     }
 }

@@ -16,7 +16,9 @@
 //! - an `x-request-id` (the caller's when printable and at most 128 bytes,
 //!   or a new one) echoed on the response and
 //!   carried by the request's tracing span with method, path and peer;
-//! - CORS as the protocol has it, answered before any authentication;
+//! - CORS as the protocol has it, answered before any authentication; the
+//!   unauthenticated dev routes refuse pages of foreign origins and, on a
+//!   loopback listener, requests addressed to other host names (`403`);
 //! - counts and latencies in `/metrics` (OpenMetrics text, the format
 //!   Prometheus scrapes).
 //!
@@ -129,7 +131,13 @@ pub async fn run(
     if config.metrics {
         router = router.merge(http::metrics_router(Arc::new(registry)));
     }
-    let app = http::layers(server_admin::finish(router), &config.limits, http_metrics);
+    let loopback = listener.local_addr()?.ip().is_loopback();
+    let app = http::layers(
+        server_admin::finish(router),
+        &config.limits,
+        http_metrics,
+        loopback,
+    );
 
     let ws_closer = ws.clone();
     let shutdown = async move {

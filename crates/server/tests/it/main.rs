@@ -508,3 +508,46 @@ async fn shutdown_finishes_in_flight_requests_and_closes_websockets() {
         .expect("exists");
     assert_eq!(record.last_seq, 2);
 }
+
+#[tokio::test]
+async fn dev_routes_answer_only_this_machine() {
+    let served = serve(ServerConfig {
+        dev_routes: true,
+        ..with_metrics()
+    })
+    .await;
+    let context = served.kv_context();
+    let query = json!({"jsonrpc": "2.0", "id": 1, "method": "query",
+        "params": {"contextId": context, "method": "len", "argsJson": {}}});
+    let status = async |path: &str, headers: &[(&str, &str)]| {
+        let mut request = if path == "/jsonrpc/dev" {
+            served.http.post(served.url(path)).json(&query)
+        } else {
+            served.http.get(served.url(path))
+        };
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.expect("JSON");
+        (status, body)
+    };
+    for path in ["/admin-api/dev/contexts", "/jsonrpc/dev"] {
+        let (code, body) = status(path, &[]).await;
+        assert_eq!(code, 200, "{path}: {body}");
+        let (code, body) = status(path, &[("origin", "http://localhost:3000")]).await;
+        assert_eq!(code, 200, "{path} from a local page: {body}");
+        let (code, body) = status(path, &[("origin", "https://example.com")]).await;
+        assert_eq!(
+            (code, body["error"]["code"].clone()),
+            (403, json!(403)),
+            "{path} from a foreign page: {body}"
+        );
+        let (code, body) = status(path, &[("host", "rebound.example.com")]).await;
+        assert_eq!(code, 403, "{path} by a rebound name: {body}");
+    }
+    // Other routes keep the protocol's CORS: any origin.
+    let (code, _) = status("/admin-api/health", &[("origin", "https://example.com")]).await;
+    assert_eq!(code, 200);
+}
