@@ -44,6 +44,9 @@ body_read_timeout_ms = 30000
 max_calls_in_flight = 256
 # WebSocket connections open at once; past it, 503.
 max_ws_connections = 1024
+# Milliseconds in-flight requests get to finish after SIGINT / SIGTERM; the
+# connections still busy then are closed.
+shutdown_grace_ms = 30000
 "#;
 
 /// The default listen address.
@@ -88,6 +91,8 @@ pub struct LimitsConfig {
     pub max_calls_in_flight: usize,
     /// WebSocket connections open at once; past it, `503`.
     pub max_ws_connections: usize,
+    /// Milliseconds in-flight requests get to finish once shutdown starts.
+    pub shutdown_grace_ms: u64,
 }
 
 impl LimitsConfig {
@@ -102,6 +107,7 @@ impl LimitsConfig {
             ("body_read_timeout_ms", self.body_read_timeout_ms),
             ("max_calls_in_flight", self.max_calls_in_flight as u64),
             ("max_ws_connections", self.max_ws_connections as u64),
+            ("shutdown_grace_ms", self.shutdown_grace_ms),
         ] {
             if value == 0 {
                 anyhow::bail!("limits.{key} must be at least 1");
@@ -126,6 +132,7 @@ impl From<&server::Limits> for LimitsConfig {
             body_read_timeout_ms: ms(limits.body_read_timeout),
             max_calls_in_flight: limits.max_calls_in_flight,
             max_ws_connections: limits.max_ws_connections,
+            shutdown_grace_ms: ms(limits.shutdown_grace),
         }
     }
 }
@@ -138,6 +145,7 @@ impl From<&LimitsConfig> for server::Limits {
             body_read_timeout: Duration::from_millis(config.body_read_timeout_ms),
             max_calls_in_flight: config.max_calls_in_flight,
             max_ws_connections: config.max_ws_connections,
+            shutdown_grace: Duration::from_millis(config.shutdown_grace_ms),
         }
     }
 }

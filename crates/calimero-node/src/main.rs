@@ -96,13 +96,48 @@ fn start(cli: Cli) -> Result<()> {
 
 /// Creates the home, its config, its database and its identity (idempotent).
 fn init(home: &Path) -> Result<()> {
-    std::fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
+    create_home(home).with_context(|| format!("creating {}", home.display()))?;
     Config::write_default(home)?;
     let config = Config::load(home)?;
     let node = open(home, &config)?;
     server_admin::load_authenticator(&node, AuthConfig::default())
         .context("creating the node identity")?;
     Ok(())
+}
+
+/// Creates a missing home for its owner only: the database in it holds the
+/// node's identity key and token secret.
+fn create_home(home: &Path) -> std::io::Result<()> {
+    if home.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = home.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(home)
+}
+
+/// Warns when other users may read the home (and so the node's secrets).
+fn warn_if_shared(home: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(home) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    home = %home.display(),
+                    mode = format_args!("{mode:o}"),
+                    "other users can read this home, which holds the node's identity key; `chmod 700` it"
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = home;
 }
 
 fn open(home: &Path, config: &Config) -> Result<Node> {
@@ -130,6 +165,7 @@ fn logging(format: LogFormat) {
 }
 
 async fn serve(home: &Path, config: &Config) -> Result<()> {
+    warn_if_shared(home);
     let node = open(home, config)?;
     let auth = server_admin::load_authenticator(&node, AuthConfig::default())
         .context("loading the node identity")?;

@@ -24,7 +24,8 @@
 //!
 //! When `shutdown` resolves the listener is closed, idle connections are
 //! closed, WebSocket sessions get `1001 Going Away`, and [`run`] returns once
-//! every in-flight request has been answered.
+//! every in-flight request has been answered, or once
+//! [`Limits::shutdown_grace`] is over (closing the connections still busy).
 
 mod http;
 mod listen;
@@ -54,6 +55,9 @@ pub struct Limits {
     pub max_calls_in_flight: usize,
     /// WebSocket connections open at once.
     pub max_ws_connections: usize,
+    /// Time in-flight requests get to finish once shutdown starts; the
+    /// connections still busy after it are closed.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Limits {
@@ -64,6 +68,7 @@ impl Default for Limits {
             body_read_timeout: Duration::from_secs(30),
             max_calls_in_flight: server_jsonrpc::DEFAULT_MAX_IN_FLIGHT,
             max_ws_connections: server_ws::WsConfig::default().max_connections,
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The connection loop: accept under a cap, serve HTTP/1.1 (with upgrades)
-//! under a header-read timeout, drain on shutdown.
+//! under a header-read timeout, drain on shutdown within a grace period.
 
 use std::future::Future;
 use std::io::ErrorKind;
@@ -65,6 +65,22 @@ impl Metrics {
     }
 }
 
+/// Where the server is in its life; connections watch it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    /// Accepting and serving.
+    Serving,
+    /// Shutting down: connections finish their in-flight request and close.
+    Draining,
+    /// The grace period is over: connections close now.
+    Closing,
+}
+
+/// Resolves once the server has reached `phase` (or is gone).
+async fn reached(watch: &mut watch::Receiver<Phase>, phase: Phase) {
+    drop(watch.wait_for(|now| *now >= phase).await);
+}
+
 /// Counts an open connection while it lives.
 struct Open(Gauge);
 
@@ -76,7 +92,8 @@ impl Drop for Open {
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops
 /// accepting, lets every connection finish its in-flight request and returns
-/// once all are closed.
+/// once all are closed, or once [`Limits::shutdown_grace`] is over, closing
+/// the connections still busy.
 pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
@@ -85,7 +102,7 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
-    let (stop, stopping) = watch::channel(false);
+    let (phase, phases) = watch::channel(Phase::Serving);
     // Every connection task holds a receiver; `closed` resolves when all are gone.
     let (alive, alive_receiver) = watch::channel(());
     let mut builder = http1::Builder::new();
@@ -118,7 +135,7 @@ pub(crate) async fn serve(
         let header_timeouts = metrics.header_timeouts.clone();
         let connection = builder.clone();
         let app = app.clone();
-        let mut stopping = stopping.clone();
+        let mut phases = phases.clone();
         let alive = alive_receiver.clone();
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
@@ -132,9 +149,15 @@ pub(crate) async fn serve(
             tokio::pin!(served);
             let result = tokio::select! {
                 result = served.as_mut() => result,
-                () = async { drop(stopping.wait_for(|stop| *stop).await) } => {
+                () = reached(&mut phases, Phase::Draining) => {
                     served.as_mut().graceful_shutdown();
-                    served.await
+                    tokio::select! {
+                        result = served.as_mut() => result,
+                        () = reached(&mut phases, Phase::Closing) => {
+                            tracing::debug!(%peer, "closed a connection still busy at the end of the shutdown grace period");
+                            Ok(())
+                        }
+                    }
                 }
             };
             if let Err(err) = result {
@@ -149,9 +172,20 @@ pub(crate) async fn serve(
         });
     }
     drop(listener);
-    stop.send_replace(true);
+    phase.send_replace(Phase::Draining);
     drop(alive_receiver);
-    alive.closed().await;
+    if tokio::time::timeout(limits.shutdown_grace, alive.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            connections = metrics.open.get(),
+            grace_ms = limits.shutdown_grace.as_millis(),
+            "closing the connections still busy at the end of the shutdown grace period"
+        );
+        phase.send_replace(Phase::Closing);
+        alive.closed().await;
+    }
 }
 
 /// Accept errors that concern one connection only: accept the next one.

@@ -257,6 +257,15 @@ fn init_creates_the_home() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(target.join("node.redb").is_file());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&target)
+            .expect("home")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "the home holds secrets: {mode:o}");
+    }
     let config = std::fs::read_to_string(target.join("config.toml")).expect("a config");
     for key in [
         "listen =",

@@ -551,3 +551,37 @@ async fn dev_routes_answer_only_this_machine() {
     let (code, _) = status("/admin-api/health", &[("origin", "https://example.com")]).await;
     assert_eq!(code, 200);
 }
+
+#[tokio::test]
+async fn shutdown_closes_connections_still_busy_after_the_grace_period() {
+    let mut served = serve(with_limits(Limits {
+        body_read_timeout: Duration::from_secs(600),
+        shutdown_grace: Duration::from_millis(200),
+        ..Limits::default()
+    }))
+    .await;
+    // A request whose body never completes holds its connection busy.
+    let mut stuck = TcpStream::connect(served.address).await.expect("connects");
+    stuck
+        .write_all(
+            b"POST /admin-api/request-challenge HTTP/1.1\r\nhost: node\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{",
+        )
+        .await
+        .expect("writes");
+    served
+        .await_metric("calimero_http_connections_open", 2.0)
+        .await;
+    served
+        .stop
+        .take()
+        .expect("running")
+        .send(())
+        .expect("stops");
+    tokio::time::timeout(PATIENCE, &mut served.server)
+        .await
+        .expect("the server returns after the grace period")
+        .expect("joined")
+        .expect("no error");
+    let received = read_to_close(&mut stuck).await;
+    assert!(received.is_empty(), "no answer, just a close: {received}");
+}
