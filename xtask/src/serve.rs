@@ -53,7 +53,11 @@ pub fn run(args: &[String]) -> Result<()> {
     });
     let line = match ready.recv_timeout(READY_TIMEOUT) {
         Ok(line) => line,
-        Err(_) => {
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            let status = node.wait().context("waiting for the node")?;
+            bail!("the node exited ({status}) before it was ready (see its log above)");
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {
             let _ = node.kill();
             bail!("the node did not report ready within {READY_TIMEOUT:?} (see its log above)");
         }
