@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use node::{Node, NodeConfig};
+use prometheus_client::registry::Registry;
 use node_primitives::{ApplicationId, ContextId, Hash};
 use node_store::{ContextCommit, ContextRecord, Store};
 
@@ -53,6 +54,19 @@ fn baseline(dir: &Path) -> Duration {
     per_op(start.elapsed(), MUTATIONS)
 }
 
+/// Mean wall time of the node's group commits so far, from its metrics.
+fn mean_commit(registry: &Registry) -> Duration {
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, registry).expect("encodes");
+    let sample = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{series} in\n{text}"))
+    };
+    let count = sample("store_commit_duration_seconds_count");
+    Duration::from_secs_f64(sample("store_commit_duration_seconds_sum") / count.max(1.0))
+}
+
 fn main() {
     let wasm_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/apps/kv-store.wasm");
     let wasm = std::fs::read(&wasm_path).expect("run `cargo xtask build-apps` first");
@@ -60,6 +74,8 @@ fn main() {
     let base = baseline(dir.path());
 
     let node = Node::open(dir.path().join("node.redb"), NodeConfig::default()).expect("node");
+    let mut registry = Registry::default();
+    node.register_metrics(&mut registry);
     let app = node
         .install_application(&wasm, "bench", b"")
         .expect("installs");
@@ -74,6 +90,7 @@ fn main() {
             .expect("set");
     }
     let sequential = per_op(start.elapsed(), MUTATIONS);
+    let commit = mean_commit(&registry);
 
     let node = Arc::new(node);
     let start = Instant::now();
@@ -108,6 +125,10 @@ fn main() {
     println!(
         "mutate, one context, sequential:         {sequential:?}/op = {:.2} x baseline",
         ratio(sequential)
+    );
+    println!(
+        "  of which the group commit (one transaction, one fsync): {commit:?} = {:.2} x baseline",
+        ratio(commit)
     );
     println!(
         "mutate, {THREADS} contexts, {THREADS} threads (group commit): {parallel:?}/op = {:.2} x baseline",
