@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use node::{Node, NodeConfig};
-use prometheus_client::registry::Registry;
 use node_primitives::{ApplicationId, ContextId, Hash};
 use node_store::{ContextCommit, ContextRecord, Store};
+use prometheus_client::registry::Registry;
 
 const MUTATIONS: usize = 300;
 const QUERIES: usize = 3_000;

@@ -104,6 +104,35 @@ impl Served {
         response.json().await.expect("JSON")
     }
 
+    /// Opens a connection and sends `bytes`, a request whose body is still on
+    /// its way; returns once the server holds the connection (the other one
+    /// open is the metrics scrape's).
+    async fn half_sent(&self, bytes: &[u8]) -> TcpStream {
+        let mut stream = TcpStream::connect(self.address).await.expect("connects");
+        stream.write_all(bytes).await.expect("writes");
+        self.await_metric("calimero_http_connections_open", 2.0)
+            .await;
+        stream
+    }
+
+    /// Starts the server's shutdown.
+    fn begin_shutdown(&mut self) {
+        self.stop
+            .take()
+            .expect("running")
+            .send(())
+            .expect("the server is listening for the stop");
+    }
+
+    /// Waits for `server::run` to return, without an error.
+    async fn finished(&mut self) {
+        tokio::time::timeout(PATIENCE, &mut self.server)
+            .await
+            .expect("the server returns in time")
+            .expect("joined")
+            .expect("no error");
+    }
+
     /// The `/metrics` text (retrying while the server is at its connection cap).
     async fn metrics(&self) -> String {
         let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -462,7 +491,6 @@ async fn shutdown_finishes_in_flight_requests_and_closes_websockets() {
         "params": {"contextId": context, "method": "set", "argsJson": {"key": "k", "value": "v"}}})
     .to_string();
     let (head, tail) = body.split_at(body.len() / 2);
-    let mut in_flight = TcpStream::connect(served.address).await.expect("connects");
     let mut request = format!(
         "POST /jsonrpc HTTP/1.1\r\nhost: node\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
         body.len()
@@ -472,22 +500,10 @@ async fn shutdown_finishes_in_flight_requests_and_closes_websockets() {
     }
     request.push_str("\r\n");
     request.push_str(head);
-    in_flight
-        .write_all(request.as_bytes())
-        .await
-        .expect("writes");
-    // Until the body is complete the request is in the body deadline layer;
-    // the connection count says the server holds it.
-    served
-        .await_metric("calimero_http_connections_open", 2.0)
-        .await;
+    // Until the body is complete the request is in the body deadline layer.
+    let mut in_flight = served.half_sent(request.as_bytes()).await;
 
-    served
-        .stop
-        .take()
-        .expect("running")
-        .send(())
-        .expect("stops");
+    served.begin_shutdown();
     let closed = ws::close_frame(&mut ws).await;
     assert_eq!(u16::from(closed.code), 1001);
 
@@ -495,11 +511,7 @@ async fn shutdown_finishes_in_flight_requests_and_closes_websockets() {
     let response = read_to_close(&mut in_flight).await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains(r#""eventSeq":2"#), "{response}");
-    tokio::time::timeout(PATIENCE, &mut served.server)
-        .await
-        .expect("the server returns once drained")
-        .expect("joined")
-        .expect("no error");
+    served.finished().await;
     assert!(TcpStream::connect(served.address).await.is_err());
     let record = served
         .node
@@ -561,27 +573,13 @@ async fn shutdown_closes_connections_still_busy_after_the_grace_period() {
     }))
     .await;
     // A request whose body never completes holds its connection busy.
-    let mut stuck = TcpStream::connect(served.address).await.expect("connects");
-    stuck
-        .write_all(
+    let mut stuck = served
+        .half_sent(
             b"POST /admin-api/request-challenge HTTP/1.1\r\nhost: node\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{",
         )
-        .await
-        .expect("writes");
-    served
-        .await_metric("calimero_http_connections_open", 2.0)
         .await;
-    served
-        .stop
-        .take()
-        .expect("running")
-        .send(())
-        .expect("stops");
-    tokio::time::timeout(PATIENCE, &mut served.server)
-        .await
-        .expect("the server returns after the grace period")
-        .expect("joined")
-        .expect("no error");
+    served.begin_shutdown();
+    served.finished().await;
     let received = read_to_close(&mut stuck).await;
     assert!(received.is_empty(), "no answer, just a close: {received}");
 }
