@@ -18,6 +18,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use node::{FetchConfig, Node, NodeConfig};
 use server_auth::AuthConfig;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat};
@@ -165,6 +166,7 @@ fn logging(format: LogFormat) {
 }
 
 async fn serve(home: &Path, config: &Config) -> Result<()> {
+    let signals = Signals::install().context("listening for signals")?;
     warn_if_shared(home);
     let node = open(home, config)?;
     let auth = server_admin::load_authenticator(&node, AuthConfig::default())
@@ -184,32 +186,41 @@ async fn serve(home: &Path, config: &Config) -> Result<()> {
     std::io::stdout()
         .flush()
         .context("writing the ready line")?;
-    server::run(listener, node, auth, server_config, shutdown_signal()).await?;
+    server::run(listener, node, auth, server_config, signals.shutdown()).await?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Resolves on the first SIGINT or SIGTERM; a second one exits at once.
-async fn shutdown_signal() {
-    wait_for_signal().await;
-    tracing::info!("shutting down: finishing in-flight requests (signal again to exit now)");
-    tokio::spawn(async {
-        wait_for_signal().await;
-        std::process::exit(130);
-    });
+/// SIGINT and SIGTERM, listened to from creation on (so a signal that
+/// arrives right after the ready line is not lost to the default action).
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            }
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// The next SIGINT or SIGTERM.
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
+    }
+
+    /// Resolves on the first signal; a second one exits at once.
+    async fn shutdown(mut self) {
+        self.next().await;
+        tracing::info!("shutting down: finishing in-flight requests (signal again to exit now)");
+        tokio::spawn(async move {
+            self.next().await;
+            std::process::exit(130);
+        });
     }
 }

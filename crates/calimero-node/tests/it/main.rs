@@ -51,11 +51,7 @@ fn start(home: &Path) -> Running {
 }
 
 fn stop(mut running: Running) {
-    let status = Command::new("kill")
-        .args(["-TERM", &running.child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
+    signal(&running, "-TERM");
     let exit = running.child.wait().expect("the node exits");
     assert!(exit.success(), "exit status {exit}");
 }
@@ -402,4 +398,61 @@ async fn a_killed_node_keeps_every_acknowledged_mutation() {
     .expect("an answer");
     assert_eq!(next["result"]["eventSeq"], json!(len + 2), "{next}");
     stop(running);
+}
+
+fn signal(running: &Running, name: &str) {
+    let status = Command::new("kill")
+        .args([name, &running.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+#[test]
+fn a_second_signal_exits_at_once() {
+    use std::io::Write as _;
+    let home = tempfile::tempdir().expect("temp dir");
+    let mut running = start(home.path());
+    let address = running
+        .base
+        .strip_prefix("http://")
+        .expect("http")
+        .to_owned();
+    // A request whose body never arrives keeps the first shutdown waiting
+    // (for the 30 s body deadline and grace period). The server's
+    // `100 Continue` says it is reading the body.
+    let mut stuck = std::net::TcpStream::connect(&address).expect("connects");
+    stuck
+        .write_all(b"POST /admin-api/request-challenge HTTP/1.1\r\nhost: node\r\nexpect: 100-continue\r\ncontent-length: 9\r\n\r\n")
+        .expect("writes");
+    stuck
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("a read deadline");
+    let mut interim = [0u8; 25];
+    std::io::Read::read_exact(&mut stuck, &mut interim).expect("an interim response");
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    signal(&running, "-TERM");
+    // The first signal closes the listener; then comes the second.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(&address).is_ok() {
+        assert!(std::time::Instant::now() < deadline, "still accepting");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        running.child.try_wait().expect("polls").is_none(),
+        "the first signal waits for the in-flight request"
+    );
+    signal(&running, "-INT");
+    let exit = loop {
+        if let Some(exit) = running.child.try_wait().expect("polls") {
+            break exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit after the second signal"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(exit.code(), Some(130), "{exit}");
+    drop(stuck);
 }
