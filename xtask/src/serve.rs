@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use crate::{build_apps, shell};
 
@@ -33,6 +35,8 @@ pub fn run(args: &[String]) -> Result<()> {
     let home = root.join(".dev-node");
     let binary = root.join("target").join("debug").join("calimero-node");
     eprintln!("serve: starting the node on {}", home.display());
+    // Caught from before the node exists, so none is lost in between.
+    let signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).context("installing signal handlers")?;
     let mut node = Command::new(&binary)
         .arg("--home")
         .arg(&home)
@@ -43,7 +47,7 @@ pub fn run(args: &[String]) -> Result<()> {
         .process_group(0)
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
-    forward_signals(&node)?;
+    forward_signals(signals, &node);
     let stdout = node.stdout.take().context("the node's stdout")?;
     let (lines, ready) = mpsc::channel();
     std::thread::spawn(move || {
@@ -81,10 +85,7 @@ pub fn run(args: &[String]) -> Result<()> {
 /// Hands SIGINT, SIGTERM and SIGHUP received by this task to the node, so
 /// stopping `cargo xtask serve` in any way stops the node gracefully (and a
 /// second signal stops it at once, as the node does).
-fn forward_signals(node: &Child) -> Result<()> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .context("installing signal handlers")?;
+fn forward_signals(mut signals: Signals, node: &Child) {
     let pid = rustix::process::Pid::from_child(node);
     std::thread::spawn(move || {
         for signal in signals.forever() {
@@ -97,7 +98,6 @@ fn forward_signals(node: &Child) -> Result<()> {
             let _ = rustix::process::kill_process(pid, forwarded);
         }
     });
-    Ok(())
 }
 
 /// Installs the example apps and makes sure each has a context; prints a summary.
