@@ -280,6 +280,12 @@ async fn call(
         RequestCall::Query(params) => (params, false),
         RequestCall::Mutate(params) | RequestCall::Execute(params) => (params, true),
     };
+    if !params.substitute.is_empty() {
+        return Err(parse(format!(
+            "`substitute` names context aliases ({}), which this node does not keep: put the values in argsJson",
+            params.substitute.join(", ")
+        )));
+    }
     check_access(caller, &params.context_id)?;
     // A token names the identity its calls run as; otherwise the caller does.
     let executor = match caller {

@@ -69,6 +69,10 @@ pub struct CallParams {
     /// The identity to execute as (current SDKs send it; optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executor_public_key: Option<PublicKey>,
+    /// Context aliases to replace in `argsJson` (the v0.2.5 `execute`); this
+    /// node has no aliases, so only an empty list can be honoured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub substitute: Vec<String>,
 }
 
 /// A JSON-RPC response: exactly one of `result` / `error`.

@@ -156,6 +156,29 @@ async fn query_mutate_and_execute_against_kv_store() {
         (set["id"].clone(), set["result"]["eventSeq"].clone()),
         (json!("req-2"), json!(3))
     );
+    let mut aliased = request(
+        json!(3),
+        "execute",
+        &context,
+        "set",
+        json!({"key": "c", "value": "{alice}"}),
+    );
+    aliased["params"]["substitute"] = json!([]);
+    let done = served.rpc(aliased.clone()).await;
+    assert_eq!(
+        done["result"]["eventSeq"],
+        json!(4),
+        "an empty list: {done}"
+    );
+    aliased["params"]["substitute"] = json!(["alice"]);
+    let refused = served.rpc(aliased).await;
+    assert_eq!(refused["error"]["type"], "ParseError", "{refused}");
+    assert!(
+        refused["error"]["data"]
+            .as_str()
+            .is_some_and(|text| text.contains("alice")),
+        "{refused}"
+    );
 
     let entries = served
         .rpc(request(
@@ -167,7 +190,10 @@ async fn query_mutate_and_execute_against_kv_store() {
         ))
         .await;
     assert_eq!(entries["id"], Value::Null);
-    assert_eq!(entries["result"], json!({"output": {"a": "1", "b": "2"}}));
+    assert_eq!(
+        entries["result"],
+        json!({"output": {"a": "1", "b": "2", "c": "{alice}"}})
+    );
     let without_id = json!({"jsonrpc": "2.0", "method": "query",
         "params": {"contextId": context, "method": "get", "argsJson": {"key": "a"}}});
     let got = served.rpc(without_id).await;

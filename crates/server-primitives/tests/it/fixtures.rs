@@ -139,6 +139,10 @@ fn valid() -> Vec<(&'static str, Check)> {
             round_trip::<jsonrpc::Request>,
         ),
         (
+            "jsonrpc/execute_substitute_request.json",
+            round_trip::<jsonrpc::Request>,
+        ),
+        (
             "jsonrpc/null_id_request.json",
             round_trip::<jsonrpc::Request>,
         ),
