@@ -74,6 +74,7 @@ impl From<AuthError> for ApiError {
                 tracing::debug!(reason, "request authentication failed");
                 return Self::unauthorized();
             }
+            AuthError::TokenExpired => StatusCode::UNAUTHORIZED,
             AuthError::NotRootKey | AuthError::InvalidRefreshToken(_) => StatusCode::FORBIDDEN,
             AuthError::Store(_) | AuthError::Internal(_) => return Self::internal(error),
             AuthError::ForeignChallenge

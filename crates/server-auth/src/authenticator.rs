@@ -254,10 +254,17 @@ impl Authenticator {
     /// Authenticates a bearer access token.
     ///
     /// # Errors
+    /// [`AuthError::TokenExpired`] for an expired token of this node, else
     /// [`AuthError::Unauthorized`].
     pub fn authenticate_token(&self, token: &str, now_ms: u64) -> Result<Principal, AuthError> {
         let claims = jwt::verify(&self.jwt_secret, token, TokenType::Access, now_ms / 1000)
-            .map_err(AuthError::Unauthorized)?;
+            .map_err(|reason| {
+                if reason == jwt::EXPIRED {
+                    AuthError::TokenExpired
+                } else {
+                    AuthError::Unauthorized(reason)
+                }
+            })?;
         Ok(Principal::Token {
             context_id: claims.context_id,
             executor_public_key: claims.executor_public_key,

@@ -42,6 +42,10 @@ pub enum AuthError {
     /// A request carried no valid credentials.
     #[error("unauthorized: {0}")]
     Unauthorized(&'static str),
+    /// A request carried an access token of this node that has expired: the
+    /// caller should refresh it (the text is what the client SDKs look for).
+    #[error("Token expired.")]
+    TokenExpired,
     /// A refresh token was refused.
     #[error("invalid refresh token: {0}")]
     InvalidRefreshToken(&'static str),

@@ -37,6 +37,9 @@ pub(crate) fn issue(
 }
 
 /// Checks a token's signature, algorithm, type and expiry.
+/// [`verify`]'s reason for a token past its `exp`.
+pub(crate) const EXPIRED: &str = "token expired";
+
 pub(crate) fn verify(
     secret: &[u8],
     token: &str,
@@ -57,7 +60,7 @@ pub(crate) fn verify(
         return Err("wrong token type");
     }
     if now_secs >= claims.exp {
-        return Err("token expired");
+        return Err(EXPIRED);
     }
     Ok(claims)
 }

@@ -15,7 +15,7 @@ use node::{CallOutput, Node};
 use node_primitives::ContextId;
 use prometheus_client::registry::Registry;
 use serde_json::Value;
-use server_auth::{Authenticator, Principal};
+use server_auth::{AuthError, Authenticator, Principal};
 use server_primitives::admin::ApiErrorResponse;
 use server_primitives::jsonrpc::{
     self, CallResult, ErrorObject, Request, RequestCall, RequestId, Response as RpcResponse,
@@ -156,8 +156,13 @@ async fn handle(
 ) -> Response {
     let started = Instant::now();
     let answer = match authenticate(&state, &headers) {
-        Some(principal) => answer(&state, Caller::Authenticated(principal), body).await,
-        None => Answer::refused(
+        Ok(principal) => answer(&state, Caller::Authenticated(principal), body).await,
+        Err(AuthError::TokenExpired) => Answer::refused(
+            "unauthorized",
+            StatusCode::UNAUTHORIZED,
+            AuthError::TokenExpired.to_string(),
+        ),
+        Err(_) => Answer::refused(
             "unauthorized",
             StatusCode::UNAUTHORIZED,
             "unauthorized: sign the request with a registered client key or send a valid bearer token",
@@ -182,7 +187,7 @@ async fn handle_dev(
 }
 
 /// The caller's principal, if its credentials are valid.
-fn authenticate(state: &JsonRpcState, headers: &HeaderMap) -> Option<Principal> {
+fn authenticate(state: &JsonRpcState, headers: &HeaderMap) -> Result<Principal, AuthError> {
     let pairs: Vec<(&str, &[u8])> = headers
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_bytes()))
@@ -191,7 +196,6 @@ fn authenticate(state: &JsonRpcState, headers: &HeaderMap) -> Option<Principal> 
         .auth
         .authenticate(pairs.iter().copied(), now_ms())
         .inspect_err(|error| tracing::debug!(%error, "JSON-RPC authentication failed"))
-        .ok()
 }
 
 async fn answer(

@@ -182,11 +182,13 @@ async fn upgrade(
         Ok(principal) => principal,
         Err(error) => {
             tracing::debug!(%error, "WebSocket authentication failed");
-            return refuse(
-                StatusCode::UNAUTHORIZED,
+            let message = if matches!(error, AuthError::TokenExpired) {
+                error.to_string()
+            } else {
                 "unauthorized: send the auth headers, a bearer token, or ?token=<access token>"
-                    .to_owned(),
-            );
+                    .to_owned()
+            };
+            return refuse(StatusCode::UNAUTHORIZED, message);
         }
     };
     let generation = match params.events.as_deref().map(str::parse::<EventGeneration>) {

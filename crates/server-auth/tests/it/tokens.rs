@@ -45,7 +45,7 @@ fn an_access_token_authenticates_until_it_expires() {
     assert!(!principal.may_access(&ContextId::from_bytes([9; 32])));
     assert_eq!(
         authenticate(&auth, &pair.access_token, at(3_600)),
-        Err(AuthError::Unauthorized("token expired"))
+        Err(AuthError::TokenExpired)
     );
 }
 

@@ -337,10 +337,22 @@ async fn auth_and_size_limits() {
         .expect("tokens")
         .access_token;
     let bearer = vec![("authorization".to_owned(), format!("Bearer {token}"))];
-    let (status, body) = served.raw(call, &bearer).await;
+    let (status, body) = served.raw(call.clone(), &bearer).await;
     assert_eq!(
         (status, body["result"]["output"].clone()),
         (StatusCode::OK, json!(0))
+    );
+    // An access token past its hour: the text client SDKs refresh on.
+    let stale = served
+        .auth
+        .issue_tokens(kv, member, now() - 2 * 60 * 60 * 1000)
+        .expect("tokens")
+        .access_token;
+    let bearer = vec![("authorization".to_owned(), format!("Bearer {stale}"))];
+    let (status, body) = served.raw(call, &bearer).await;
+    assert_eq!(
+        (status, body["error"]["message"].clone()),
+        (StatusCode::UNAUTHORIZED, json!("Token expired."))
     );
 
     let huge = request(
