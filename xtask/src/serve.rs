@@ -198,3 +198,32 @@ fn text(value: &Value) -> String {
         .as_str()
         .map_or_else(|| value.to_string(), str::to_owned)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_try_it_lines_carry_valid_calls() {
+        let context = "2RdvDrCq6un23Nwv9CccnZFYa7gRocDexGcYoogk3L2D";
+        let text = try_it("http://127.0.0.1:2528", "ws://127.0.0.1:2528", context);
+        let bodies: Vec<Value> = text
+            .lines()
+            .filter_map(|line| line.split_once(" -d '"))
+            .map(|(_, rest)| {
+                serde_json::from_str(rest.strip_suffix('\'').expect("quoted")).expect("JSON")
+            })
+            .collect();
+        assert_eq!(bodies.len(), 2, "{text}");
+        for (body, method) in bodies.iter().zip(["mutate", "query"]) {
+            assert_eq!(body["method"], method);
+            assert_eq!(body["params"]["contextId"], context);
+        }
+        let subscribe = text
+            .lines()
+            .find_map(|line| line.split_once("/ws and send "))
+            .map(|(_, frame)| serde_json::from_str::<Value>(frame).expect("JSON"))
+            .expect("a subscribe frame");
+        assert_eq!(subscribe["params"]["contextIds"][0], context);
+    }
+}
