@@ -1,6 +1,8 @@
 //! Integration tests of the composed server over real TCP on loopback: the
-//! metrics it reports, its connection and read limits, request ids, and
-//! graceful shutdown.
+//! metrics it reports, its connection and read limits, request ids, the
+//! dev-route guard, graceful shutdown, and arbitrary bodies (`hostile`).
+
+mod hostile;
 
 use std::net::SocketAddr;
 use std::time::Duration;
