@@ -33,8 +33,16 @@ pub async fn connect(url: &str) -> Client {
 /// # Panics
 /// When the connection is gone.
 pub async fn send(client: &mut Client, value: Value) {
+    send_text(client, &value.to_string()).await;
+}
+
+/// Sends `text` as one text frame, whatever it holds.
+///
+/// # Panics
+/// When the connection is gone.
+pub async fn send_text(client: &mut Client, text: &str) {
     client
-        .send(Message::Text(value.to_string().into()))
+        .send(Message::Text(text.into()))
         .await
         .expect("the frame is sent");
 }

@@ -158,3 +158,77 @@ fn arbitrary_bodies_get_typed_answers() {
     });
     assert!(answer["result"]["output"].is_u64(), "{answer}");
 }
+
+/// A WebSocket request with each part either right or arbitrary.
+fn frame_like(context: String) -> impl Strategy<Value = String> {
+    let method = prop_oneof![
+        proptest::sample::select(&["subscribe", "unsubscribe"][..]).prop_map(Value::from),
+        json_value(),
+    ];
+    let contexts = prop_oneof![Just(json!([context.clone()])), json_value()];
+    let since = prop_oneof![
+        any::<u64>().prop_map(move |seq| json!({ context.clone(): seq })),
+        json_value(),
+    ];
+    let request =
+        (json_value(), method, contexts, since).prop_map(|(id, method, contexts, since)| {
+            json!({"id": id, "method": method, "params": {"contextIds": contexts, "since": since}})
+                .to_string()
+        });
+    prop_oneof![
+        request,
+        json_value().prop_map(|value| value.to_string()),
+        "\\PC{0,120}",
+    ]
+}
+
+#[test]
+fn arbitrary_websocket_frames_get_typed_answers() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let served = runtime.block_on(serve(with_metrics()));
+    let context = served.kv_context().to_string();
+    let client = tokio::sync::Mutex::new(runtime.block_on(test_utils::ws::connect(&format!(
+        "ws://{}/ws",
+        served.address
+    ))));
+    let mut runner = TestRunner::new(Config {
+        cases: 300,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&frame_like(context.clone()), |frame| {
+            let answer = runtime.block_on(async {
+                let mut client = client.lock().await;
+                test_utils::ws::send_text(&mut client, &frame).await;
+                test_utils::ws::next_json(&mut client).await
+            });
+            // Replies, replayed events and errors: every frame is typed.
+            let typed = answer.get("result").is_some() || answer["error"]["type"].is_string();
+            prop_assert!(typed, "{frame} -> {answer}");
+            Ok(())
+        })
+        .expect("every frame got a typed answer");
+
+    // The session still works: a valid subscribe gets its reply (after any
+    // frames still queued from replays).
+    let mut client = client.into_inner();
+    runtime.block_on(async {
+        test_utils::ws::send(
+            &mut client,
+            json!({"id": 424_242, "method": "subscribe", "params": {"contextIds": [context]}}),
+        )
+        .await;
+        loop {
+            let answer = test_utils::ws::next_json(&mut client).await;
+            if answer["id"] == 424_242 {
+                assert_eq!(
+                    answer["result"]["contextIds"][0],
+                    context.as_str(),
+                    "{answer}"
+                );
+                break;
+            }
+        }
+    });
+}
