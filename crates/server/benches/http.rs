@@ -46,6 +46,27 @@ async fn send_all(
     }
 }
 
+/// `(sum of seconds, count)` of the server's own latency series for POSTs
+/// to `route`, read from `/metrics`.
+async fn server_seconds(http: &reqwest::Client, base: &str, route: &str) -> (f64, f64) {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let labels = format!(r#"{{method="POST",route="{route}"}}"#);
+    let sample = |suffix: &str| -> f64 {
+        let series = format!("calimero_http_request_duration_seconds_{suffix}{labels} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(series.as_str())?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    (sample("sum"), sample("count"))
+}
+
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let node = Node::open(dir.path().join("node.redb"), NodeConfig::default()).expect("node");
@@ -107,9 +128,13 @@ fn main() {
         }
         let floor = per_op(start.elapsed(), QUERIES);
 
+        let base = format!("http://{address}");
+        let before = server_seconds(&http, &base, "/jsonrpc/dev").await;
         let start = Instant::now();
         send_all(&http, &dev, &[], (0..QUERIES).map(|_| query())).await;
         let dev_query = per_op(start.elapsed(), QUERIES);
+        let after = server_seconds(&http, &base, "/jsonrpc/dev").await;
+        let inside = Duration::from_secs_f64((after.0 - before.0) / (after.1 - before.1).max(1.0));
 
         let start = Instant::now();
         send_all(&http, &signed, &headers, (0..QUERIES).map(|_| query())).await;
@@ -151,6 +176,7 @@ fn main() {
         [
             ("GET /admin-api/health (no call)", floor),
             ("query over /jsonrpc/dev, sequential", dev_query),
+            ("  of which inside the server (its metrics)", inside),
             ("query over /jsonrpc, signed headers", signed_query),
             ("query over /jsonrpc/dev, 4 clients", parallel_query),
             ("mutate over /jsonrpc/dev, sequential", mutate),
