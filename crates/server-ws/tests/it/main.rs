@@ -6,6 +6,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use node::{Node, NodeConfig};
 use node_primitives::ContextId;
+use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
 use server_ws::{WsConfig, WsState, router};
 use tempfile::TempDir;
@@ -16,6 +17,7 @@ struct Served {
     url: String,
     node: Node,
     auth: server_auth::Authenticator,
+    state: WsState,
     _home: TempDir,
 }
 
@@ -28,12 +30,14 @@ async fn serve(node_config: NodeConfig, config: WsConfig) -> Served {
     let address = listener.local_addr().expect("address");
     let auth =
         server_admin::load_authenticator(&node, server_auth::AuthConfig::default()).expect("auth");
-    let app = router(WsState::new(node.clone(), auth.clone(), config));
+    let state = WsState::new(node.clone(), auth.clone(), config);
+    let app = router(state.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
     Served {
         url: format!("ws://{address}/ws"),
         node,
         auth,
+        state,
         _home: home,
     }
 }
@@ -366,19 +370,35 @@ async fn a_peer_that_does_not_answer_pings_is_closed() {
         },
     )
     .await;
+    let mut registry = Registry::default();
+    served.state.register_metrics(&mut registry);
     let mut client = connect(&served.url).await;
-    // Not reading means not answering the server's pings.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Not reading means not answering the server's pings; the server's own
+    // count says when it gave up on this peer.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encodes");
+        if text
+            .lines()
+            .any(|line| line == r#"ws_disconnects_total{reason="ping_timeout"} 1"#)
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still open:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The connection is over: whatever is still buffered, then its end.
     let ended = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(frame) = client.next().await {
-            match frame {
-                Ok(Message::Close(_)) | Err(_) => return true,
-                Ok(_) => {}
+            if matches!(frame, Ok(Message::Close(_)) | Err(_)) {
+                return;
             }
         }
-        true
     })
-    .await
-    .expect("the server closes the connection");
-    assert!(ended);
+    .await;
+    assert!(ended.is_ok(), "the client sees the connection end");
 }
