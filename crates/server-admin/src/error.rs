@@ -25,12 +25,12 @@ impl ApiError {
         }
     }
 
-    /// The one answer to every failed per-request authentication.
+    /// The answer to a failed per-request authentication.
     #[must_use]
-    pub fn unauthorized() -> Self {
+    pub fn unauthorized(error: &AuthError) -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "unauthorized: sign the request with a registered client key or send a valid bearer token",
+            error.refusal(server_auth::REFUSED),
         )
     }
 
@@ -70,11 +70,10 @@ impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         let status = match &error {
             AuthError::InvalidLogin(_) => StatusCode::BAD_REQUEST,
-            AuthError::Unauthorized(reason) => {
-                tracing::debug!(reason, "request authentication failed");
-                return Self::unauthorized();
+            AuthError::Unauthorized(_) | AuthError::TokenExpired => {
+                tracing::debug!(%error, "request authentication failed");
+                return Self::unauthorized(&error);
             }
-            AuthError::TokenExpired => StatusCode::UNAUTHORIZED,
             AuthError::NotRootKey | AuthError::InvalidRefreshToken(_) => StatusCode::FORBIDDEN,
             AuthError::Store(_) | AuthError::Internal(_) => return Self::internal(error),
             AuthError::ForeignChallenge

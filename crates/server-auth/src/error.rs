@@ -3,8 +3,9 @@
 /// Why a login, a request or a token was refused.
 ///
 /// Login errors say what was wrong so that a client can fix its request; the
-/// per-request errors ([`AuthError::is_request_auth_failure`]) must all reach the
-/// client as the same 401, and only the node's log says which check failed.
+/// per-request errors ([`AuthError::is_request_auth_failure`]) all reach the
+/// client as a 401 with one message ([`AuthError::refusal`]), save an expired
+/// access token; only the node's log says which check failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     /// A field of a login body is malformed (bad base64, wrong length, …).
@@ -57,10 +58,25 @@ pub enum AuthError {
     Internal(String),
 }
 
+/// What a request refused for its credentials is told, whatever check failed.
+pub const REFUSED: &str =
+    "unauthorized: sign the request with a registered client key or send a valid bearer token";
+
 impl AuthError {
-    /// Whether this is a per-request authentication failure (always a bare 401).
+    /// Whether this is a per-request authentication failure (always a 401).
     #[must_use]
     pub fn is_request_auth_failure(&self) -> bool {
-        matches!(self, Self::Unauthorized(_))
+        matches!(self, Self::Unauthorized(_) | Self::TokenExpired)
+    }
+
+    /// The message for a per-request authentication failure: `Token expired.`
+    /// for an expired access token (the text client SDKs refresh on), else
+    /// `generic`.
+    #[must_use]
+    pub fn refusal(&self, generic: &str) -> String {
+        match self {
+            Self::TokenExpired => self.to_string(),
+            _ => generic.to_owned(),
+        }
     }
 }

@@ -36,10 +36,10 @@ pub(crate) fn issue(
     Ok((token, claims))
 }
 
-/// Checks a token's signature, algorithm, type and expiry.
 /// [`verify`]'s reason for a token past its `exp`.
 pub(crate) const EXPIRED: &str = "token expired";
 
+/// Checks a token's signature, algorithm, type and expiry.
 pub(crate) fn verify(
     secret: &[u8],
     token: &str,

@@ -28,7 +28,7 @@ mod store;
 
 pub use authenticator::{AuthConfig, Authenticator, Principal};
 pub use client_key::ClientPublicKey;
-pub use error::AuthError;
+pub use error::{AuthError, REFUSED};
 pub use headers::AuthHeaders;
 pub use identity::NodeIdentity;
 pub use login::LoginOutcome;

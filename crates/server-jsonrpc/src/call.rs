@@ -155,31 +155,32 @@ async fn handle(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let answer = match authenticate(&state, &headers) {
-        Ok(principal) => answer(&state, Caller::Authenticated(principal), body).await,
-        Err(AuthError::TokenExpired) => Answer::refused(
-            "unauthorized",
-            StatusCode::UNAUTHORIZED,
-            AuthError::TokenExpired.to_string(),
-        ),
-        Err(_) => Answer::refused(
-            "unauthorized",
-            StatusCode::UNAUTHORIZED,
-            "unauthorized: sign the request with a registered client key or send a valid bearer token",
-        ),
-    };
-    state
-        .metrics
-        .record(answer.method, answer.outcome, started.elapsed());
-    answer.response
+    let caller = authenticate(&state, &headers).map(Caller::Authenticated);
+    respond(&state, started, caller, body).await
 }
 
 async fn handle_dev(
     State(state): State<JsonRpcState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let started = Instant::now();
-    let answer = answer(&state, Caller::Developer, body).await;
+    respond(&state, Instant::now(), Ok(Caller::Developer), body).await
+}
+
+/// Answers `caller` (or its refusal) and counts the call.
+async fn respond(
+    state: &JsonRpcState,
+    started: Instant,
+    caller: Result<Caller, AuthError>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let answer = match caller {
+        Ok(caller) => answer(state, caller, body).await,
+        Err(error) => Answer::refused(
+            "unauthorized",
+            StatusCode::UNAUTHORIZED,
+            error.refusal(server_auth::REFUSED),
+        ),
+    };
     state
         .metrics
         .record(answer.method, answer.outcome, started.elapsed());

@@ -182,13 +182,12 @@ async fn upgrade(
         Ok(principal) => principal,
         Err(error) => {
             tracing::debug!(%error, "WebSocket authentication failed");
-            let message = if matches!(error, AuthError::TokenExpired) {
-                error.to_string()
-            } else {
-                "unauthorized: send the auth headers, a bearer token, or ?token=<access token>"
-                    .to_owned()
-            };
-            return refuse(StatusCode::UNAUTHORIZED, message);
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                error.refusal(
+                    "unauthorized: send the auth headers, a bearer token, or ?token=<access token>",
+                ),
+            );
         }
     };
     let generation = match params.events.as_deref().map(str::parse::<EventGeneration>) {

@@ -124,9 +124,7 @@ impl RequestIds {
             next: Arc::new(AtomicU64::new(1)),
         }
     }
-}
 
-impl RequestIds {
     fn next(&self) -> HeaderValue {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         HeaderValue::try_from(format!("{}-{n}", self.prefix))
@@ -254,21 +252,21 @@ async fn guard_dev_routes(State(loopback): State<bool>, request: Request, next: 
 fn dev_route_refusal(headers: &HeaderMap, loopback: bool) -> Option<String> {
     let text = |name: HeaderName| headers.get(name).map(|value| value.to_str().unwrap_or(""));
     if let Some(origin) = text(header::ORIGIN) {
-        let host = origin
+        let local = origin
             .parse::<Uri>()
-            .ok()
-            .and_then(|uri| uri.host().map(str::to_owned));
-        if !host.as_deref().is_some_and(is_loopback_host) {
+            .is_ok_and(|uri| uri.host().is_some_and(is_loopback_host));
+        if !local {
             return Some(format!(
                 "dev routes answer pages served from this machine only, not from origin {origin:?}"
             ));
         }
     }
     if loopback {
-        let host = text(header::HOST)
-            .and_then(|host| host.parse::<Authority>().ok())
-            .map(|authority| authority.host().to_owned());
-        if !host.as_deref().is_some_and(is_loopback_host) {
+        let local = text(header::HOST).is_some_and(|host| {
+            host.parse::<Authority>()
+                .is_ok_and(|authority| is_loopback_host(authority.host()))
+        });
+        if !local {
             return Some(
                 "dev routes answer requests addressed to a loopback host (127.0.0.1, [::1] or localhost) only"
                     .to_owned(),
