@@ -1,27 +1,37 @@
 //! The [`Authenticator`]: the one object the server holds for login,
 //! request authentication and tokens.
 
+use std::fmt::Debug;
 use std::sync::Arc;
 
 use node_primitives::{ContextId, PublicKey};
 use server_primitives::auth::{
-    AddPublicKeyRequest, ClientKey, Did, JwtTokenResponse, NodeChallenge, RootKey, TokenType,
+    AddPublicKeyRequest, ClientKey, Did, JwtClaims, JwtTokenResponse, NodeChallenge, RootKey,
+    TokenType,
 };
 
+use crate::headers::{StampRules, Target, check_stamp};
 use crate::login::{self, VerifiedLogin};
-use crate::store::KeyState;
-use crate::{AuthError, AuthHeaders, ClientPublicKey, KeyStore, LoginOutcome, NodeIdentity, jwt};
+use crate::records::{self, ClientKeyRecord};
+use crate::store::{KeyWrite, Table};
+use crate::{
+    AuthError, AuthHeaders, ClientPublicKey, KeyStore, LoginOutcome, NodeIdentity, Principal, jwt,
+};
 
 /// The longest a challenge may live: five minutes.
 pub const MAX_CHALLENGE_TTL_SECS: i64 = 300;
 
-/// Settings of login and tokens.
+/// Settings of login, auth headers and tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthConfig {
     /// How long a challenge is accepted, seconds (capped at five minutes).
     pub challenge_ttl_secs: i64,
     /// How far in the future a challenge timestamp may lie (clock steps).
     pub max_clock_skew_secs: i64,
+    /// How long a signed header set is accepted after its stamp's time, seconds.
+    pub header_max_age_secs: u64,
+    /// How far in the future a header set's stamp may lie, seconds.
+    pub header_max_skew_secs: u64,
     /// The NEP-413 recipient logins must name; any when `None`.
     pub near_recipient: Option<String>,
     /// Lifetime of access tokens, seconds.
@@ -35,6 +45,10 @@ impl Default for AuthConfig {
         Self {
             challenge_ttl_secs: MAX_CHALLENGE_TTL_SECS,
             max_clock_skew_secs: 5,
+            // Accepted from 30 s before to 240 s after its stamp: a captured
+            // header set stops working at most 270 s after it was first valid.
+            header_max_age_secs: 240,
+            header_max_skew_secs: 30,
             near_recipient: None,
             access_token_ttl_secs: 60 * 60,
             refresh_token_ttl_secs: 30 * 24 * 60 * 60,
@@ -50,38 +64,23 @@ impl AuthConfig {
     }
 }
 
-/// Who made an authenticated request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
-    /// A registered client key, by the five auth headers.
-    ClientKey {
-        /// The client key.
-        signing_key: String,
-        /// The context the key is bound to, if any.
-        context_id: Option<ContextId>,
-    },
-    /// A bearer access token.
-    Token {
-        /// The context the token is bound to.
-        context_id: ContextId,
-        /// The identity calls are executed as.
-        executor_public_key: PublicKey,
-    },
+/// Where the authenticator reads the time (tests move it).
+pub trait Clock: Send + Sync + Debug {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
 }
 
-impl Principal {
-    /// Whether this principal may act on `context_id`: unbound keys may act on
-    /// any context, bound keys and tokens only on theirs.
-    #[must_use]
-    pub fn may_access(&self, context_id: &ContextId) -> bool {
-        match self {
-            Self::ClientKey {
-                context_id: bound, ..
-            } => bound.is_none_or(|bound| bound == *context_id),
-            Self::Token {
-                context_id: bound, ..
-            } => bound == context_id,
-        }
+/// The system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            })
     }
 }
 
@@ -92,6 +91,7 @@ pub struct Authenticator {
     jwt_secret: Arc<[u8]>,
     config: AuthConfig,
     store: Arc<dyn KeyStore>,
+    clock: Arc<dyn Clock>,
 }
 
 fn secs(now_ms: u64) -> i64 {
@@ -99,7 +99,8 @@ fn secs(now_ms: u64) -> i64 {
 }
 
 impl Authenticator {
-    /// An authenticator for a node with this identity and JWT secret.
+    /// An authenticator for a node with this identity and JWT secret, on the
+    /// system clock.
     #[must_use]
     pub fn new(
         identity: NodeIdentity,
@@ -112,7 +113,20 @@ impl Authenticator {
             jwt_secret: jwt_secret.into(),
             config,
             store,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same authenticator reading the time from `clock`.
+    #[must_use]
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// Now, by the authenticator's clock, in Unix milliseconds.
+    #[must_use]
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
     }
 
     /// The node's identity.
@@ -135,7 +149,8 @@ impl Authenticator {
 
     /// `POST /add-client-key`: verifies the login, then in one atomic step
     /// consumes the challenge and either makes the wallet the root key (no root
-    /// key yet) or, for a root wallet, registers the client key.
+    /// key yet) or, for a root wallet, registers the client key (bound to the
+    /// body's `contextId`, if any).
     ///
     /// # Errors
     /// Any [`AuthError`] of verification, [`AuthError::ChallengeReused`],
@@ -146,35 +161,42 @@ impl Authenticator {
         now_ms: u64,
     ) -> Result<LoginOutcome, AuthError> {
         let verified = login::verify(&self.identity, &self.config, body, secs(now_ms))?;
+        let registration = hex::encode(crate::identity::random_bytes::<16>()?);
         let mut outcome = LoginOutcome::ClientKeyAdded;
-        self.store.update(&mut |state| {
-            consume_challenge(state, &verified, secs(now_ms))?;
-            if state.root_keys.is_empty() {
-                state.root_keys.push(root_key(&verified, now_ms));
+        self.store.write(&mut |tables| {
+            consume_challenge(tables, &verified, now_ms)?;
+            let roots = tables.list(Table::RootKeys)?;
+            if roots.is_empty() {
+                put_root(tables, &verified, now_ms)?;
                 outcome = LoginOutcome::RootKeyCreated;
-            } else if !is_root(state, &verified.wallet_key) {
+            } else if !is_root(tables, &verified.wallet_key)? {
                 return Err(AuthError::NotRootKey);
             } else {
                 outcome = LoginOutcome::ClientKeyAdded;
             }
-            if !state
-                .client_keys
-                .iter()
-                .any(|key| key.signing_key == verified.client_key)
-            {
-                state.client_keys.push(ClientKey {
-                    wallet: verified.wallet.clone(),
-                    signing_key: verified.client_key.clone(),
-                    created_at: now_ms,
-                    context_id: body.context_id,
-                });
+            if tables.get(Table::ClientKeys, &verified.client_key)?.is_none() {
+                let record = ClientKeyRecord {
+                    key: ClientKey {
+                        wallet: verified.wallet.clone(),
+                        signing_key: verified.client_key.clone(),
+                        created_at: now_ms,
+                        context_id: body.context_id,
+                    },
+                    registration: registration.clone(),
+                };
+                tables.insert(
+                    Table::ClientKeys,
+                    &verified.client_key,
+                    &records::encode(&record)?,
+                    None,
+                )?;
             }
             Ok(())
         })?;
         Ok(outcome)
     }
 
-    /// `POST /root-key` (an authenticated caller): verifies the login, then
+    /// `POST /root-key` (the administrator): verifies the login, then
     /// consumes the challenge and adds the wallet as a root key.
     ///
     /// # Errors
@@ -185,10 +207,10 @@ impl Authenticator {
         now_ms: u64,
     ) -> Result<LoginOutcome, AuthError> {
         let verified = login::verify(&self.identity, &self.config, body, secs(now_ms))?;
-        self.store.update(&mut |state| {
-            consume_challenge(state, &verified, secs(now_ms))?;
-            if !is_root(state, &verified.wallet_key) {
-                state.root_keys.push(root_key(&verified, now_ms));
+        self.store.write(&mut |tables| {
+            consume_challenge(tables, &verified, now_ms)?;
+            if !is_root(tables, &verified.wallet_key)? {
+                put_root(tables, &verified, now_ms)?;
             }
             Ok(())
         })?;
@@ -196,14 +218,16 @@ impl Authenticator {
     }
 
     /// Authenticates a request by its headers: `Authorization: Bearer <access
-    /// token>` when present, else the five auth headers of a registered client key.
+    /// token>` when present, else the five auth headers of a registered client
+    /// key, signed for `target` on this node within the last minutes.
     ///
     /// # Errors
     /// [`AuthError::Unauthorized`] for every failure (the reason is for logs),
-    /// or the store's error.
+    /// [`AuthError::TokenExpired`], or the store's error.
     pub fn authenticate<'a>(
         &self,
         headers: impl IntoIterator<Item = (&'a str, &'a [u8])> + Clone,
+        target: Target<'_>,
         now_ms: u64,
     ) -> Result<Principal, AuthError> {
         let bearer = headers
@@ -219,25 +243,38 @@ impl Authenticator {
         }
         let headers =
             AuthHeaders::parse(headers)?.ok_or(AuthError::Unauthorized("no credentials"))?;
-        self.authenticate_headers(&headers)
+        self.authenticate_headers(&headers, target, now_ms)
     }
 
     /// Authenticates the five auth headers of a registered client key.
     ///
     /// # Errors
     /// [`AuthError::Unauthorized`], or the store's error.
-    pub fn authenticate_headers(&self, headers: &AuthHeaders) -> Result<Principal, AuthError> {
-        let state = self.store.load()?;
-        let registered = state
-            .client_keys
-            .iter()
-            .find(|key| key.signing_key == headers.signing_key)
-            .ok_or(AuthError::Unauthorized("client key not registered"))?;
+    pub fn authenticate_headers(
+        &self,
+        headers: &AuthHeaders,
+        target: Target<'_>,
+        now_ms: u64,
+    ) -> Result<Principal, AuthError> {
+        let registered = self
+            .client_key(&headers.signing_key)?
+            .ok_or(AuthError::Unauthorized("client key not registered"))?
+            .key;
         let key = ClientPublicKey::parse(&registered.signing_key)
             .map_err(|_| AuthError::Unauthorized("registered client key is invalid"))?;
         if !key.verify(&headers.challenge, &headers.signature) {
             return Err(AuthError::Unauthorized("signature does not verify"));
         }
+        check_stamp(
+            &headers.challenge,
+            target,
+            StampRules {
+                node: self.identity.public_key(),
+                now_secs: now_ms / 1000,
+                max_age_secs: self.config.header_max_age_secs,
+                max_skew_secs: self.config.header_max_skew_secs,
+            },
+        )?;
         if let (Some(bound), Some(asked)) = (registered.context_id, headers.context_id)
             && bound != asked
         {
@@ -246,12 +283,14 @@ impl Authenticator {
             ));
         }
         Ok(Principal::ClientKey {
-            signing_key: registered.signing_key.clone(),
+            executor: PublicKey::from_bytes(key.to_bytes()),
+            signing_key: registered.signing_key,
             context_id: registered.context_id,
         })
     }
 
-    /// Authenticates a bearer access token.
+    /// Authenticates a bearer access token: signed by this node, unexpired,
+    /// and minted under a client key that is still registered.
     ///
     /// # Errors
     /// [`AuthError::TokenExpired`] for an expired token of this node, else
@@ -265,37 +304,70 @@ impl Authenticator {
                     AuthError::Unauthorized(reason)
                 }
             })?;
+        if !self.minter_registered(&claims)? {
+            return Err(AuthError::Unauthorized(
+                "the key the token was minted under is gone",
+            ));
+        }
         Ok(Principal::Token {
             context_id: claims.context_id,
             executor_public_key: claims.executor_public_key,
         })
     }
 
-    /// `POST /generate-jwt-token`: a new access / refresh pair.
+    /// Whether the client key a token names (and the same registration of
+    /// it) is still registered.
+    fn minter_registered(&self, claims: &JwtClaims) -> Result<bool, AuthError> {
+        let (Some(key), Some(registration)) = (&claims.sub, &claims.reg) else {
+            return Ok(false);
+        };
+        Ok(self
+            .client_key(key)?
+            .is_some_and(|record| record.registration == *registration))
+    }
+
+    /// `POST /generate-jwt-token`: a new access / refresh pair for
+    /// `executor_public_key` on `context_id`, minted under the client key
+    /// `minted_by` (the tokens die with it). The caller checked that the
+    /// executor is a member of the context.
     ///
     /// # Errors
-    /// When signing or the store fails.
+    /// [`AuthError::UnknownKey`] when `minted_by` is not registered, or when
+    /// signing or the store fails.
     pub fn issue_tokens(
         &self,
+        minted_by: &str,
         context_id: ContextId,
         executor_public_key: PublicKey,
         now_ms: u64,
     ) -> Result<JwtTokenResponse, AuthError> {
-        let pair = self.sign_pair(context_id, executor_public_key, now_ms)?;
-        self.store.update(&mut |state| {
-            state.prune(secs(now_ms));
-            state.refresh_tokens.insert(pair.1.clone(), pair.2);
+        let mut pair = None;
+        self.store.write(&mut |tables| {
+            tables.prune(now_ms / 1000)?;
+            let record: ClientKeyRecord = tables
+                .get(Table::ClientKeys, minted_by)?
+                .map(|row| records::decode(&row))
+                .transpose()?
+                .ok_or_else(|| AuthError::UnknownKey(minted_by.to_owned()))?;
+            let minter = Minter {
+                key: minted_by,
+                registration: &record.registration,
+            };
+            let signed = self.sign_pair(&minter, context_id, executor_public_key, now_ms)?;
+            tables.insert(Table::RefreshTokens, &signed.1, &[], Some(signed.2))?;
+            pair = Some(signed.0);
             Ok(())
         })?;
-        Ok(pair.0)
+        pair.ok_or_else(|| AuthError::Internal("no token pair was signed".into()))
     }
 
     /// `POST /refresh-jwt-token`: trades a live refresh token for a new pair.
-    /// The old refresh token is gone afterwards (rotation).
+    /// The old refresh token is gone afterwards (rotation); one minted under
+    /// a key that is no longer registered is refused.
     ///
     /// # Errors
-    /// [`AuthError::InvalidRefreshToken`] for a bad, expired, wrong-type or
-    /// already used token.
+    /// [`AuthError::InvalidRefreshToken`] for a bad, expired, wrong-type,
+    /// revoked or already used token.
     pub fn refresh_tokens(
         &self,
         refresh_token: &str,
@@ -310,17 +382,36 @@ impl Authenticator {
         .map_err(AuthError::InvalidRefreshToken)?;
         let old = claims
             .jti
+            .clone()
             .ok_or(AuthError::InvalidRefreshToken("token has no id"))?;
-        let pair = self.sign_pair(claims.context_id, claims.executor_public_key, now_ms)?;
-        self.store.update(&mut |state| {
-            state.prune(secs(now_ms));
-            if state.refresh_tokens.remove(&old).is_none() {
+        let (Some(key), Some(registration)) = (&claims.sub, &claims.reg) else {
+            return Err(AuthError::InvalidRefreshToken("token names no client key"));
+        };
+        let minter = Minter { key, registration };
+        let pair = self.sign_pair(
+            &minter,
+            claims.context_id,
+            claims.executor_public_key,
+            now_ms,
+        )?;
+        self.store.write(&mut |tables| {
+            tables.prune(now_ms / 1000)?;
+            if !tables.remove(Table::RefreshTokens, &old)? {
                 return Err(AuthError::InvalidRefreshToken(
                     "token already used or revoked",
                 ));
             }
-            state.refresh_tokens.insert(pair.1.clone(), pair.2);
-            Ok(())
+            let alive = tables
+                .get(Table::ClientKeys, key)?
+                .map(|row| records::decode::<ClientKeyRecord>(&row))
+                .transpose()?
+                .is_some_and(|record| record.registration == *registration);
+            if !alive {
+                return Err(AuthError::InvalidRefreshToken(
+                    "the key the token was minted under is gone",
+                ));
+            }
+            tables.insert(Table::RefreshTokens, &pair.1, &[], Some(pair.2))
         })?;
         Ok(pair.0)
     }
@@ -330,12 +421,29 @@ impl Authenticator {
     /// # Errors
     /// The store's error.
     pub fn did(&self) -> Result<Did, AuthError> {
-        let state = self.store.load()?;
         Ok(Did {
             id: "did:cali".to_owned(),
-            root_keys: state.root_keys,
-            client_keys: state.client_keys,
+            root_keys: records::decode_all(self.store.list(Table::RootKeys)?)?,
+            client_keys: self.client_keys()?,
         })
+    }
+
+    /// Every registered client key.
+    fn client_keys(&self) -> Result<Vec<ClientKey>, AuthError> {
+        Ok(
+            records::decode_all::<ClientKeyRecord>(self.store.list(Table::ClientKeys)?)?
+                .into_iter()
+                .map(|record| record.key)
+                .collect(),
+        )
+    }
+
+    /// One registered client key.
+    fn client_key(&self, signing_key: &str) -> Result<Option<ClientKeyRecord>, AuthError> {
+        self.store
+            .get(Table::ClientKeys, signing_key)?
+            .map(|row| records::decode(&row))
+            .transpose()
     }
 
     /// Client keys bound to `context_id`.
@@ -343,46 +451,65 @@ impl Authenticator {
     /// # Errors
     /// The store's error.
     pub fn client_keys_of(&self, context_id: &ContextId) -> Result<Vec<ClientKey>, AuthError> {
-        let mut keys = self.store.load()?.client_keys;
+        let mut keys = self.client_keys()?;
         keys.retain(|key| key.context_id.as_ref() == Some(context_id));
         Ok(keys)
     }
 
     /// `DELETE /identity/keys`: forgets every root key, client key and refresh
-    /// token; the next login becomes root again.
+    /// token; every token dies with them, and the next login becomes root again.
     ///
     /// # Errors
     /// The store's error.
     pub fn delete_keys(&self) -> Result<(), AuthError> {
-        self.store.update(&mut |state| {
-            state.root_keys.clear();
-            state.client_keys.clear();
-            state.refresh_tokens.clear();
+        self.store.write(&mut |tables| {
+            for table in [Table::RootKeys, Table::ClientKeys, Table::RefreshTokens] {
+                tables.clear(table)?;
+            }
             Ok(())
+        })
+    }
+
+    /// Forgets one client key; every token minted under it dies with it.
+    ///
+    /// # Errors
+    /// [`AuthError::UnknownKey`] when it is not registered, or the store's error.
+    pub fn delete_client_key(&self, signing_key: &str) -> Result<(), AuthError> {
+        self.store.write(&mut |tables| {
+            if tables.remove(Table::ClientKeys, signing_key)? {
+                Ok(())
+            } else {
+                Err(AuthError::UnknownKey(signing_key.to_owned()))
+            }
         })
     }
 
     /// Signs an access / refresh pair; returns it with the refresh token's id and expiry.
     fn sign_pair(
         &self,
+        minter: &Minter<'_>,
         context_id: ContextId,
         executor: PublicKey,
         now_ms: u64,
     ) -> Result<(JwtTokenResponse, String, u64), AuthError> {
         let now = now_ms / 1000;
+        let grant = jwt::Grant {
+            context_id,
+            executor_public_key: executor,
+            minted_by: minter.key,
+            registration: minter.registration,
+        };
         let (access_token, _) = jwt::issue(
             &self.jwt_secret,
             TokenType::Access,
-            context_id,
-            executor,
+            &grant,
             now,
             self.config.access_token_ttl_secs,
         )?;
         let (refresh_token, refresh) = jwt::issue(
             &self.jwt_secret,
             TokenType::Refresh,
-            context_id,
-            executor,
+            &grant,
             now,
             self.config.refresh_token_ttl_secs,
         )?;
@@ -398,36 +525,47 @@ impl Authenticator {
     }
 }
 
+/// The client key registration tokens are minted under.
+struct Minter<'a> {
+    key: &'a str,
+    registration: &'a str,
+}
+
 fn consume_challenge(
-    state: &mut KeyState,
+    tables: &mut dyn KeyWrite,
     login: &VerifiedLogin,
-    now_secs: i64,
+    now_ms: u64,
 ) -> Result<(), AuthError> {
-    state.prune(now_secs);
-    if state
-        .used_challenges
-        .insert(
-            login.challenge.nonce_text.clone(),
-            login.challenge.expires_at,
-        )
-        .is_some()
-    {
+    tables.prune(now_ms / 1000)?;
+    let nonce = &login.challenge.nonce_text;
+    if tables.get(Table::UsedChallenges, nonce)?.is_some() {
         return Err(AuthError::ChallengeReused);
     }
-    Ok(())
+    let expires = u64::try_from(login.challenge.expires_at).unwrap_or(0);
+    tables.insert(Table::UsedChallenges, nonce, &[], Some(expires))
 }
 
-fn is_root(state: &KeyState, wallet_key: &str) -> bool {
-    state
-        .root_keys
+fn is_root(tables: &mut dyn KeyWrite, wallet_key: &str) -> Result<bool, AuthError> {
+    Ok(tables
+        .list(Table::RootKeys)?
         .iter()
-        .any(|root| root.signing_key.eq_ignore_ascii_case(wallet_key))
+        .any(|(key, _)| key.eq_ignore_ascii_case(wallet_key)))
 }
 
-fn root_key(login: &VerifiedLogin, now_ms: u64) -> RootKey {
-    RootKey {
+fn put_root(
+    tables: &mut dyn KeyWrite,
+    login: &VerifiedLogin,
+    now_ms: u64,
+) -> Result<(), AuthError> {
+    let key = RootKey {
         signing_key: login.wallet_key.clone(),
         wallet: login.wallet.clone(),
         created_at: now_ms,
-    }
+    };
+    tables.insert(
+        Table::RootKeys,
+        &login.wallet_key,
+        &records::root_row(&key)?,
+        None,
+    )
 }

@@ -47,6 +47,12 @@ pub enum AuthError {
     /// caller should refresh it (the text is what the client SDKs look for).
     #[error("Token expired.")]
     TokenExpired,
+    /// Valid credentials that may not do what the request asks (403).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// No such key.
+    #[error("no client key {0} is registered")]
+    UnknownKey(String),
     /// A refresh token was refused.
     #[error("invalid refresh token: {0}")]
     InvalidRefreshToken(&'static str),

@@ -1,10 +1,58 @@
 //! The five per-request auth headers (`wallet_type`, `signing_key`,
-//! `signature`, `challenge`, `context_id`), also accepted with `-` for `_`.
+//! `signature`, `challenge`, `context_id`), also accepted with `-` for `_`,
+//! and the [`RequestStamp`] their signature covers.
 
-use node_primitives::ContextId;
-use server_primitives::auth::{WalletType, header};
+use node_primitives::{ContextId, PublicKey};
+use server_primitives::auth::{RequestStamp, WalletType, header};
 
 use crate::AuthError;
+
+/// The request a header set is presented with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target<'a> {
+    /// HTTP method, e.g. `POST`.
+    pub method: &'a str,
+    /// Path without the query, e.g. `/jsonrpc`.
+    pub path: &'a str,
+}
+
+/// Where and when a signed stamp is accepted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StampRules {
+    /// This node's identity key.
+    pub node: PublicKey,
+    /// Now, Unix seconds.
+    pub now_secs: u64,
+    /// Oldest accepted stamp, seconds before now.
+    pub max_age_secs: u64,
+    /// Newest accepted stamp, seconds after now (clock skew).
+    pub max_skew_secs: u64,
+}
+
+/// Checks that the signed `challenge` bytes are a [`RequestStamp`] for
+/// this node, this request, and now.
+pub(crate) fn check_stamp(
+    challenge: &[u8],
+    target: Target<'_>,
+    rules: StampRules,
+) -> Result<(), AuthError> {
+    let stamp: RequestStamp = serde_json::from_slice(challenge).map_err(|_| {
+        AuthError::Unauthorized("the challenge header is not a signed request stamp")
+    })?;
+    if stamp.node != rules.node {
+        return Err(AuthError::Unauthorized("the stamp names another node"));
+    }
+    if !stamp.method.eq_ignore_ascii_case(target.method) || stamp.path != target.path {
+        return Err(AuthError::Unauthorized("the stamp names another request"));
+    }
+    if stamp.timestamp > rules.now_secs.saturating_add(rules.max_skew_secs) {
+        return Err(AuthError::Unauthorized("the stamp lies in the future"));
+    }
+    if stamp.timestamp.saturating_add(rules.max_age_secs) < rules.now_secs {
+        return Err(AuthError::Unauthorized("the stamp has expired"));
+    }
+    Ok(())
+}
 
 /// Longest accepted `challenge` (bytes, decoded): the SDK sends a 32-byte digest.
 const MAX_CHALLENGE_LEN: usize = 1024;
@@ -117,6 +165,40 @@ impl AuthHeaders {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stamp(node: u8, method: &str, path: &str, timestamp: u64) -> Vec<u8> {
+        serde_json::to_vec(&RequestStamp {
+            node: PublicKey::from_bytes([node; 32]),
+            method: method.into(),
+            path: path.into(),
+            timestamp,
+        })
+        .expect("serializes")
+    }
+
+    #[test]
+    fn stamps_hold_for_one_node_one_request_and_a_few_minutes() {
+        let rules = StampRules {
+            node: PublicKey::from_bytes([1; 32]),
+            now_secs: 1_000,
+            max_age_secs: 240,
+            max_skew_secs: 30,
+        };
+        let target = Target {
+            method: "POST",
+            path: "/jsonrpc",
+        };
+        let check = |bytes: &[u8]| check_stamp(bytes, target, rules).is_ok();
+        assert!(check(&stamp(1, "POST", "/jsonrpc", 1_000)));
+        assert!(check(&stamp(1, "post", "/jsonrpc", 760)));
+        assert!(check(&stamp(1, "POST", "/jsonrpc", 1_030)));
+        assert!(!check(&stamp(1, "POST", "/jsonrpc", 759)), "too old");
+        assert!(!check(&stamp(1, "POST", "/jsonrpc", 1_031)), "future");
+        assert!(!check(&stamp(2, "POST", "/jsonrpc", 1_000)), "other node");
+        assert!(!check(&stamp(1, "GET", "/jsonrpc", 1_000)), "other method");
+        assert!(!check(&stamp(1, "POST", "/jsonrpc/dev", 1_000)), "other path");
+        assert!(!check(b"\x12\x34"), "a bare digest");
+    }
 
     #[test]
     fn names_match_with_underscores_hyphens_and_any_case() {

@@ -10,22 +10,36 @@ use server_primitives::auth::{JwtClaims, TokenType};
 use crate::AuthError;
 use crate::identity::random_bytes;
 
+/// What a token grants, and under which client key registration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Grant<'a> {
+    /// The context.
+    pub context_id: ContextId,
+    /// The identity calls run as.
+    pub executor_public_key: PublicKey,
+    /// The client key it is minted under.
+    pub minted_by: &'a str,
+    /// That key's registration.
+    pub registration: &'a str,
+}
+
 /// Signs a token of `token_type` valid for `ttl_secs` from `now_secs`.
 pub(crate) fn issue(
     secret: &[u8],
     token_type: TokenType,
-    context_id: ContextId,
-    executor_public_key: PublicKey,
+    grant: &Grant<'_>,
     now_secs: u64,
     ttl_secs: u64,
 ) -> Result<(String, JwtClaims), AuthError> {
     let claims = JwtClaims {
-        context_id,
-        executor_public_key,
+        context_id: grant.context_id,
+        executor_public_key: grant.executor_public_key,
         exp: now_secs.saturating_add(ttl_secs),
         token_type,
         iat: Some(now_secs),
         jti: Some(hex::encode(random_bytes::<16>()?)),
+        sub: Some(grant.minted_by.to_owned()),
+        reg: Some(grant.registration.to_owned()),
     };
     let token = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -71,22 +85,23 @@ mod tests {
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
-    fn ids() -> (ContextId, PublicKey) {
-        (
-            ContextId::from_bytes([1; 32]),
-            PublicKey::from_bytes([2; 32]),
-        )
+    fn grant() -> Grant<'static> {
+        Grant {
+            context_id: ContextId::from_bytes([1; 32]),
+            executor_public_key: PublicKey::from_bytes([2; 32]),
+            minted_by: "key",
+            registration: "r1",
+        }
     }
 
     #[test]
     fn access_token_verifies_until_it_expires() {
-        let (ctx, pk) = ids();
-        let (token, claims) =
-            issue(SECRET, TokenType::Access, ctx, pk, 1_000, 3_600).expect("issued");
+        let (token, claims) = issue(SECRET, TokenType::Access, &grant(), 1_000, 3_600).expect("issued");
         assert_eq!(claims.exp, 4_600);
+        assert_eq!(claims.sub.as_deref(), Some("key"));
         assert_eq!(
             verify(SECRET, &token, TokenType::Access, 4_599).map(|c| c.context_id),
-            Ok(ctx)
+            Ok(grant().context_id)
         );
         assert_eq!(
             verify(SECRET, &token, TokenType::Access, 4_600),
@@ -101,8 +116,7 @@ mod tests {
 
     #[test]
     fn unsigned_and_tampered_tokens_are_refused() {
-        let (ctx, pk) = ids();
-        let (token, _) = issue(SECRET, TokenType::Access, ctx, pk, 1_000, 3_600).expect("issued");
+        let (token, _) = issue(SECRET, TokenType::Access, &grant(), 1_000, 3_600).expect("issued");
         let parts: Vec<&str> = token.split('.').collect();
         // alg: none, same claims, no signature.
         let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";

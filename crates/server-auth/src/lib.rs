@@ -9,11 +9,17 @@
 //!   registers keys, authenticates requests by the five auth headers or a bearer
 //!   JWT, and issues and rotates tokens.
 //! - [`NodeIdentity`]: the node's own ed25519 key, which signs challenges.
-//! - [`KeyStore`] / [`KeyState`]: where root keys, client keys, used challenges
-//!   and live refresh tokens are kept; every change is one atomic update.
+//! - [`Principal`]: who an authenticated request comes from, and the one
+//!   authorization decision ([`Principal::authorize`], [`Principal::executor`]):
+//!   the node's administrator may do everything, a context principal may use
+//!   its own context as its own identity.
+//! - [`KeyStore`] / [`Table`]: where root keys, client keys, used challenges
+//!   and live refresh tokens are kept, a table each; every change is one
+//!   atomic write.
 //!
 //! Every check that can fail returns an [`AuthError`]; no input can panic.
 
+mod access;
 mod authenticator;
 mod challenge;
 mod client_key;
@@ -24,12 +30,15 @@ mod identity;
 mod jwt;
 mod login;
 pub mod near;
+mod records;
 mod store;
 
-pub use authenticator::{AuthConfig, Authenticator, Principal};
+pub use access::{Action, Principal, Role};
+pub use authenticator::{AuthConfig, Authenticator, Clock, SystemClock};
 pub use client_key::ClientPublicKey;
 pub use error::{AuthError, REFUSED};
-pub use headers::AuthHeaders;
+pub use headers::{AuthHeaders, Target};
 pub use identity::NodeIdentity;
 pub use login::LoginOutcome;
-pub use store::{KeyState, KeyStore, MemoryKeyStore};
+pub use records::ClientKeyRecord;
+pub use store::{KeyStore, KeyWrite, MemoryKeyStore, Table};

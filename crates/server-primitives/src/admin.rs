@@ -50,19 +50,24 @@ impl ApiErrorResponse {
     }
 }
 
-/// `GET /health` → `{"data": {"status": "alive"}}`.
+/// `GET /health` → `{"data": {"status": "alive", "nodeId": "…"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthStatus {
     /// Always `"alive"` when the node answers.
     pub status: String,
+    /// The node's identity key, which signed auth headers must name
+    /// ([`RequestStamp::node`](crate::auth::RequestStamp::node)).
+    #[serde(rename = "nodeId", default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<PublicKey>,
 }
 
 impl HealthStatus {
-    /// The only status a live node reports.
-    pub fn alive() -> Self {
+    /// The only status a live node reports, with its identity key.
+    pub fn alive(node_id: PublicKey) -> Self {
         Self {
             status: "alive".to_owned(),
+            node_id: Some(node_id),
         }
     }
 }

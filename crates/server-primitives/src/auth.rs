@@ -14,7 +14,8 @@ pub mod header {
     pub const SIGNING_KEY: &str = "signing_key";
     /// base58 of the ed25519 signature over the challenge bytes.
     pub const SIGNATURE: &str = "signature";
-    /// base58 of the signed bytes (the SDK signs a SHA-256 digest).
+    /// base58 of the signed bytes: the JSON of a
+    /// [`RequestStamp`](super::RequestStamp).
     pub const CHALLENGE: &str = "challenge";
     /// Optional base58 context id.
     pub const CONTEXT_ID: &str = "context_id";
@@ -277,4 +278,28 @@ pub struct JwtClaims {
     /// Unique token id, so that two tokens issued in the same second differ.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// The client key the token was minted under; the token dies with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// The registration of that client key the token was minted under (a key
+    /// deleted and registered again does not revive its old tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reg: Option<String>,
+}
+
+/// What the `challenge` auth header carries (base58 of this JSON's UTF-8
+/// bytes), signed by the client key: the request it authorizes, on which
+/// node, when. A header set is accepted only on that node, for that method
+/// and path, and for a few minutes around `timestamp`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RequestStamp {
+    /// The node's identity key (`nodeId` of `GET /admin-api/health`).
+    pub node: PublicKey,
+    /// The request's HTTP method, e.g. `POST`.
+    pub method: String,
+    /// The request's path, without the query, e.g. `/jsonrpc`.
+    pub path: String,
+    /// When the client signed, Unix seconds.
+    pub timestamp: u64,
 }

@@ -1,7 +1,10 @@
 //! Per-request auth with the five headers: only registered keys, only valid
 //! signatures, only their own context.
 
-use server_auth::{AuthError, Principal};
+use ed25519_dalek::{Signer, SigningKey};
+use node_primitives::PublicKey;
+use server_auth::{Action, AuthError, Principal, Target};
+use server_primitives::auth::RequestStamp;
 
 use crate::support::{at, authenticator, body, parse, vectors};
 
@@ -27,6 +30,50 @@ fn header_case(name: &str) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// The vectors' node, client keys `0x03` (unbound) and `0x05` (bound).
+fn node() -> PublicKey {
+    authenticator().identity().public_key()
+}
+
+const RPC: Target<'static> = Target {
+    method: "POST",
+    path: "/jsonrpc",
+};
+
+/// Headers of client key `seed` for a stamp of `node`, `target` and `at` (s
+/// after the vectors' time), with the header names the SDK uses.
+fn signed(
+    seed: u8,
+    node: PublicKey,
+    target: Target<'_>,
+    at_secs: i64,
+    context: Option<&str>,
+) -> Vec<(String, Vec<u8>)> {
+    let key = SigningKey::from_bytes(&[seed; 32]);
+    let mut public = vec![0x08, 0x01, 0x12, 0x20];
+    public.extend_from_slice(key.verifying_key().as_bytes());
+    let stamp = serde_json::to_vec(&RequestStamp {
+        node,
+        method: target.method.to_owned(),
+        path: target.path.to_owned(),
+        timestamp: at(at_secs) / 1000,
+    })
+    .expect("serializes");
+    let mut headers = vec![
+        ("wallet_type".to_owned(), br#"{"type":"NEAR"}"#.to_vec()),
+        ("signing_key".to_owned(), bs58::encode(public).into_string().into_bytes()),
+        (
+            "signature".to_owned(),
+            bs58::encode(key.sign(&stamp).to_bytes()).into_string().into_bytes(),
+        ),
+        ("challenge".to_owned(), bs58::encode(stamp).into_string().into_bytes()),
+    ];
+    if let Some(context) = context {
+        headers.push(("context_id".to_owned(), context.as_bytes().to_vec()));
+    }
+    headers
+}
+
 fn pairs(headers: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
     headers
         .iter()
@@ -34,12 +81,14 @@ fn pairs(headers: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
         .collect()
 }
 
+const OWN: &str = "9YxHobM9hKQFzHHjg3FDtXmCreJWS7Epe1gG1t4jodi";
+
 #[test]
 fn unregistered_client_keys_are_refused() {
     let auth = authenticator();
-    let headers = header_case("headers-request-body");
+    let headers = signed(0x03, node(), RPC, 10, None);
     assert_eq!(
-        auth.authenticate(pairs(&headers), at(10)),
+        auth.authenticate(pairs(&headers), RPC, at(10)),
         Err(AuthError::Unauthorized("client key not registered"))
     );
 }
@@ -49,9 +98,9 @@ fn a_registered_key_authenticates_with_underscores_or_hyphens() {
     let auth = authenticator();
     auth.add_client_key(&parse(&body("near-no-context")), at(10))
         .expect("login");
-    let headers = header_case("headers-request-body");
+    let headers = signed(0x03, node(), RPC, 10, None);
     let principal = auth
-        .authenticate(pairs(&headers), at(10))
+        .authenticate(pairs(&headers), RPC, at(10))
         .expect("authenticated");
     assert!(matches!(
         principal,
@@ -65,7 +114,51 @@ fn a_registered_key_authenticates_with_underscores_or_hyphens() {
         .iter()
         .map(|(name, value)| (name.replace('_', "-").to_uppercase(), value.clone()))
         .collect();
-    assert_eq!(auth.authenticate(pairs(&hyphenated), at(10)), Ok(principal));
+    assert_eq!(
+        auth.authenticate(pairs(&hyphenated), RPC, at(10)),
+        Ok(principal)
+    );
+}
+
+#[test]
+fn a_header_set_works_on_one_node_for_one_request_for_minutes_only() {
+    let auth = authenticator();
+    auth.add_client_key(&parse(&body("near-no-context")), at(10))
+        .expect("login");
+    let headers = signed(0x03, node(), RPC, 10, None);
+    assert!(auth.authenticate(pairs(&headers), RPC, at(10)).is_ok());
+    assert!(auth.authenticate(pairs(&headers), RPC, at(250)).is_ok());
+    // Replayed ten minutes later.
+    assert_eq!(
+        auth.authenticate(pairs(&headers), RPC, at(610)),
+        Err(AuthError::Unauthorized("the stamp has expired"))
+    );
+    // On another route.
+    let admin = Target {
+        method: "DELETE",
+        path: "/admin-api/identity/keys",
+    };
+    assert_eq!(
+        auth.authenticate(pairs(&headers), admin, at(10)),
+        Err(AuthError::Unauthorized("the stamp names another request"))
+    );
+    // Signed for another node.
+    let elsewhere = signed(0x03, PublicKey::from_bytes([9; 32]), RPC, 10, None);
+    assert_eq!(
+        auth.authenticate(pairs(&elsewhere), RPC, at(10)),
+        Err(AuthError::Unauthorized("the stamp names another node"))
+    );
+    // Stamped far in the future, to outlive the window.
+    let future = signed(0x03, node(), RPC, 600, None);
+    assert!(auth.authenticate(pairs(&future), RPC, at(10)).is_err());
+    // The seed SDK's signature of a SHA-256 digest names no request at all.
+    let digest = header_case("headers-request-body");
+    assert_eq!(
+        auth.authenticate(pairs(&digest), RPC, at(10)),
+        Err(AuthError::Unauthorized(
+            "the challenge header is not a signed request stamp"
+        ))
+    );
 }
 
 #[test]
@@ -74,7 +167,7 @@ fn a_changed_signature_or_challenge_is_refused() {
     auth.add_client_key(&parse(&body("near-no-context")), at(10))
         .expect("login");
     for field in ["signature", "challenge"] {
-        let mut headers = header_case("headers-request-body");
+        let mut headers = signed(0x03, node(), RPC, 10, None);
         let value = &mut headers
             .iter_mut()
             .find(|(name, _)| name == field)
@@ -83,13 +176,13 @@ fn a_changed_signature_or_challenge_is_refused() {
         let middle = value.len() / 2;
         value[middle] = if value[middle] == b'A' { b'B' } else { b'A' };
         assert!(
-            auth.authenticate(pairs(&headers), at(10)).is_err(),
+            auth.authenticate(pairs(&headers), RPC, at(10)).is_err(),
             "{field}"
         );
     }
-    let mut missing = header_case("headers-request-body");
+    let mut missing = signed(0x03, node(), RPC, 10, None);
     missing.retain(|(name, _)| name != "signature");
-    assert!(auth.authenticate(pairs(&missing), at(10)).is_err());
+    assert!(auth.authenticate(pairs(&missing), RPC, at(10)).is_err());
 }
 
 #[test]
@@ -98,18 +191,17 @@ fn a_context_bound_key_is_refused_for_another_context() {
     // near-with-context registers client key 0x05 bound to the vectors' context.
     auth.add_client_key(&parse(&body("near-with-context")), at(10))
         .expect("login");
-    let headers = header_case("headers-with-context");
+    let headers = signed(0x05, node(), RPC, 10, Some(OWN));
     let principal = auth
-        .authenticate(pairs(&headers), at(10))
+        .authenticate(pairs(&headers), RPC, at(10))
         .expect("own context");
-    let own: node_primitives::ContextId = "9YxHobM9hKQFzHHjg3FDtXmCreJWS7Epe1gG1t4jodi"
-        .parse()
-        .expect("id");
+    let own: node_primitives::ContextId = OWN.parse().expect("id");
     let other: node_primitives::ContextId = "6TdJrdThvypeNm1Fp4a6YwAe4AjBreNbBHKNcLqf6BTY"
         .parse()
         .expect("id");
-    assert!(principal.may_access(&own));
-    assert!(!principal.may_access(&other));
+    assert_eq!(principal.authorize(Action::UseContext(own)), Ok(()));
+    assert!(principal.authorize(Action::UseContext(other)).is_err());
+    assert!(principal.authorize(Action::Administer).is_err());
 
     let mut elsewhere = headers.clone();
     for (name, value) in &mut elsewhere {
@@ -118,7 +210,7 @@ fn a_context_bound_key_is_refused_for_another_context() {
         }
     }
     assert_eq!(
-        auth.authenticate(pairs(&elsewhere), at(10)),
+        auth.authenticate(pairs(&elsewhere), RPC, at(10)),
         Err(AuthError::Unauthorized(
             "client key is bound to another context"
         ))
@@ -130,9 +222,10 @@ fn deleting_keys_returns_the_node_to_first_login() {
     let auth = authenticator();
     auth.add_client_key(&parse(&body("near-no-context")), at(10))
         .expect("login");
+    let headers = signed(0x03, node(), RPC, 10, None);
+    assert!(auth.authenticate(pairs(&headers), RPC, at(10)).is_ok());
     auth.delete_keys().expect("deleted");
-    let headers = header_case("headers-request-body");
-    assert!(auth.authenticate(pairs(&headers), at(10)).is_err());
+    assert!(auth.authenticate(pairs(&headers), RPC, at(10)).is_err());
     let did = auth.did().expect("did");
     assert!(did.root_keys.is_empty() && did.client_keys.is_empty());
     assert_eq!(

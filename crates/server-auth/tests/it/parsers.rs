@@ -27,7 +27,8 @@ proptest! {
             .map(|(name, value)| (*name, value.as_slice()))
             .collect();
         let _ = AuthHeaders::parse(headers.iter().copied());
-        let _ = authenticator().authenticate(headers.iter().copied(), at(0));
+        let target = server_auth::Target { method: "POST", path: "/jsonrpc" };
+        let _ = authenticator().authenticate(headers.iter().copied(), target, at(0));
     }
 
     #[test]

@@ -1,9 +1,23 @@
 //! JWT access and refresh tokens: expiry, tampering, type, rotation.
 
 use node_primitives::{ContextId, PublicKey};
-use server_auth::{AuthError, Principal};
+use server_auth::{Action, AuthError, Authenticator, Principal, Target};
 
-use crate::support::{at, authenticator};
+use crate::support::{at, authenticator, body, parse};
+
+/// An authenticator with client key `0x03` registered (by the vectors' NEAR
+/// login), and that key.
+fn logged_in() -> (Authenticator, String) {
+    let auth = authenticator();
+    let login = parse(&body("near-no-context"));
+    auth.add_client_key(&login, at(0)).expect("login");
+    (auth, login.payload.message.public_key)
+}
+
+const RPC: Target<'static> = Target {
+    method: "POST",
+    path: "/jsonrpc",
+};
 
 fn ids() -> (ContextId, PublicKey) {
     (
@@ -20,19 +34,23 @@ fn bearer(token: &str) -> Vec<(String, Vec<u8>)> {
 }
 
 fn authenticate(
-    auth: &server_auth::Authenticator,
+    auth: &Authenticator,
     token: &str,
     now: u64,
 ) -> Result<Principal, AuthError> {
     let headers = bearer(token);
-    auth.authenticate(headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())), now)
+    auth.authenticate(
+        headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())),
+        RPC,
+        now,
+    )
 }
 
 #[test]
 fn an_access_token_authenticates_until_it_expires() {
-    let auth = authenticator();
+    let (auth, key) = logged_in();
     let (ctx, executor) = ids();
-    let pair = auth.issue_tokens(ctx, executor, at(0)).expect("issued");
+    let pair = auth.issue_tokens(&key, ctx, executor, at(0)).expect("issued");
     let principal = authenticate(&auth, &pair.access_token, at(3_599)).expect("valid");
     assert_eq!(
         principal,
@@ -41,8 +59,12 @@ fn an_access_token_authenticates_until_it_expires() {
             executor_public_key: executor
         }
     );
-    assert!(principal.may_access(&ctx));
-    assert!(!principal.may_access(&ContextId::from_bytes([9; 32])));
+    assert_eq!(principal.authorize(Action::UseContext(ctx)), Ok(()));
+    assert!(
+        principal
+            .authorize(Action::UseContext(ContextId::from_bytes([9; 32])))
+            .is_err()
+    );
     assert_eq!(
         authenticate(&auth, &pair.access_token, at(3_600)),
         Err(AuthError::TokenExpired)
@@ -51,9 +73,9 @@ fn an_access_token_authenticates_until_it_expires() {
 
 #[test]
 fn refresh_tokens_and_tampered_tokens_do_not_authenticate() {
-    let auth = authenticator();
+    let (auth, key) = logged_in();
     let (ctx, executor) = ids();
-    let pair = auth.issue_tokens(ctx, executor, at(0)).expect("issued");
+    let pair = auth.issue_tokens(&key, ctx, executor, at(0)).expect("issued");
     assert_eq!(
         authenticate(&auth, &pair.refresh_token, at(1)),
         Err(AuthError::Unauthorized("wrong token type"))
@@ -64,18 +86,24 @@ fn refresh_tokens_and_tampered_tokens_do_not_authenticate() {
     let tampered = String::from_utf8(tampered).expect("ascii");
     assert!(authenticate(&auth, &tampered, at(1)).is_err());
     // A token of another node (another secret) is refused.
-    let other = server_auth::Authenticator::new(
+    let other = Authenticator::new(
         auth.identity().clone(),
         b"another node's secret",
         server_auth::AuthConfig::default(),
         std::sync::Arc::new(server_auth::MemoryKeyStore::new()),
     );
-    let foreign = other.issue_tokens(ctx, executor, at(0)).expect("issued");
+    other
+        .add_client_key(&parse(&body("near-no-context")), at(0))
+        .expect("login");
+    let foreign = other
+        .issue_tokens(&key, ctx, executor, at(0))
+        .expect("issued");
     assert!(authenticate(&auth, &foreign.access_token, at(1)).is_err());
     let malformed = [("authorization".to_owned(), b"Basic abc".to_vec())];
     assert!(
         auth.authenticate(
             malformed.iter().map(|(n, v)| (n.as_str(), v.as_slice())),
+            RPC,
             at(1)
         )
         .is_err()
@@ -84,9 +112,9 @@ fn refresh_tokens_and_tampered_tokens_do_not_authenticate() {
 
 #[test]
 fn refresh_rotates_and_an_old_refresh_token_is_refused() {
-    let auth = authenticator();
+    let (auth, key) = logged_in();
     let (ctx, executor) = ids();
-    let first = auth.issue_tokens(ctx, executor, at(0)).expect("issued");
+    let first = auth.issue_tokens(&key, ctx, executor, at(0)).expect("issued");
     let second = auth
         .refresh_tokens(&first.refresh_token, at(10))
         .expect("rotated");
@@ -107,9 +135,9 @@ fn refresh_rotates_and_an_old_refresh_token_is_refused() {
 
 #[test]
 fn an_expired_refresh_token_is_refused() {
-    let auth = authenticator();
+    let (auth, key) = logged_in();
     let (ctx, executor) = ids();
-    let pair = auth.issue_tokens(ctx, executor, at(0)).expect("issued");
+    let pair = auth.issue_tokens(&key, ctx, executor, at(0)).expect("issued");
     let thirty_days = 30 * 24 * 60 * 60;
     assert_eq!(
         auth.refresh_tokens(&pair.refresh_token, at(thirty_days)),
@@ -118,10 +146,51 @@ fn an_expired_refresh_token_is_refused() {
 }
 
 #[test]
-fn deleting_keys_revokes_refresh_tokens() {
-    let auth = authenticator();
+fn tokens_die_with_the_keys_they_were_minted_under() {
+    let (auth, key) = logged_in();
     let (ctx, executor) = ids();
-    let pair = auth.issue_tokens(ctx, executor, at(0)).expect("issued");
+    let pair = auth.issue_tokens(&key, ctx, executor, at(0)).expect("issued");
+    assert!(authenticate(&auth, &pair.access_token, at(1)).is_ok());
+    auth.delete_keys().expect("deleted");
+    assert_eq!(
+        authenticate(&auth, &pair.access_token, at(2)),
+        Err(AuthError::Unauthorized(
+            "the key the token was minted under is gone"
+        ))
+    );
+    assert!(auth.refresh_tokens(&pair.refresh_token, at(2)).is_err());
+}
+
+#[test]
+fn deleting_one_client_key_revokes_its_tokens_only() {
+    let (auth, key) = logged_in();
+    let (ctx, executor) = ids();
+    let pair = auth.issue_tokens(&key, ctx, executor, at(0)).expect("issued");
+    assert_eq!(
+        auth.delete_client_key("4XTTMunknown"),
+        Err(AuthError::UnknownKey("4XTTMunknown".into()))
+    );
+    assert!(authenticate(&auth, &pair.access_token, at(1)).is_ok());
+    auth.delete_client_key(&key).expect("deleted");
+    assert!(authenticate(&auth, &pair.access_token, at(1)).is_err());
+    assert_eq!(
+        auth.refresh_tokens(&pair.refresh_token, at(1)),
+        Err(AuthError::InvalidRefreshToken(
+            "the key the token was minted under is gone"
+        ))
+    );
+    assert_eq!(auth.did().map(|did| did.root_keys.len()), Ok(1));
+    assert_eq!(
+        auth.issue_tokens(&key, ctx, executor, at(2)),
+        Err(AuthError::UnknownKey(key.clone()))
+    );
+}
+
+#[test]
+fn deleting_keys_revokes_refresh_tokens() {
+    let (auth, key) = logged_in();
+    let (ctx, executor) = ids();
+    let pair = auth.issue_tokens(&key, ctx, executor, at(0)).expect("issued");
     auth.delete_keys().expect("deleted");
     assert!(auth.refresh_tokens(&pair.refresh_token, at(1)).is_err());
 }
