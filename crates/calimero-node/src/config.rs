@@ -24,8 +24,12 @@ keep_events = 1000
 fetch_allowed_hosts = []
 # Log format on stderr: "text" or "json" (RUST_LOG sets the level).
 log_format = "text"
-# Whether /ws needs the auth headers or a token (default: open, as in the seed).
-ws_require_auth = false
+# Whether /ws needs the auth headers or a token; when unset, only when
+# listening on an address that is not loopback (loopback: open, as in the seed).
+# ws_require_auth = true
+# Whether installing an application by URL may reach loopback, private and
+# link-local addresses (this machine and its network); off: refused.
+install_allow_private_hosts = false
 # Serve /metrics (OpenMetrics text for Prometheus); unauthenticated.
 metrics = true
 # Serve the unauthenticated /admin-api/dev/* and /jsonrpc/dev routes; when
@@ -68,8 +72,12 @@ pub struct Config {
     pub fetch_allowed_hosts: Vec<String>,
     /// Log format on stderr: `text` or `json`.
     pub log_format: LogFormat,
-    /// Whether `/ws` needs credentials (default: open, as in the seed).
-    pub ws_require_auth: bool,
+    /// Whether `/ws` needs credentials; when absent, only when listening on
+    /// an address that is not loopback.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws_require_auth: Option<bool>,
+    /// Whether install by URL may reach loopback, private and link-local addresses.
+    pub install_allow_private_hosts: bool,
     /// Whether `/metrics` (OpenMetrics text for Prometheus) is served.
     pub metrics: bool,
     /// Connection and request limits.
@@ -169,7 +177,8 @@ impl Default for Config {
             keep_events: node::NodeConfig::default().keep_events,
             fetch_allowed_hosts: Vec::new(),
             log_format: LogFormat::Text,
-            ws_require_auth: false,
+            ws_require_auth: None,
+            install_allow_private_hosts: false,
             metrics: true,
             limits: LimitsConfig::default(),
         }

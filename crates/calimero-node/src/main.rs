@@ -178,6 +178,7 @@ async fn serve(home: &Path, config: &Config) -> Result<()> {
     let server_config = server::ServerConfig {
         dev_routes: config.dev_routes(),
         ws_require_auth: config.ws_require_auth,
+        install_allow_private_hosts: config.install_allow_private_hosts,
         metrics: config.metrics,
         limits: server::Limits::from(&config.limits),
     };

@@ -9,11 +9,13 @@
 //!
 //! Only the `node` crate and the binary use this crate.
 
+mod auth;
 mod error;
 pub mod records;
 mod store;
 mod tables;
 
+pub use auth::{AuthTable, AuthTxn};
 pub use error::StoreError;
 pub use records::{ApplicationRecord, ContextCommit, ContextRecord, EventRecord};
 pub use store::{MetaChange, Snapshot, Store};

@@ -16,7 +16,9 @@ use crate::tables::{
     APPLICATIONS, BLOBS, COMPILED, CONTEXTS, DELTAS, EVENTS, META, STATE, as_slices, context_range,
     join,
 };
-use crate::{ApplicationRecord, ContextCommit, ContextRecord, EventRecord, StoreError};
+use crate::{
+    ApplicationRecord, AuthTable, AuthTxn, ContextCommit, ContextRecord, EventRecord, StoreError,
+};
 
 /// A change of a node-wide value: from the current bytes (if any) to the new ones.
 pub type MetaChange<'a, E> = dyn FnMut(Option<&[u8]>) -> Result<Vec<u8>, E> + 'a;
@@ -58,6 +60,7 @@ impl Store {
             txn.open_table(table)?;
         }
         txn.open_table(META)?;
+        crate::auth::create(&txn)?;
         txn.commit()?;
         Ok(Self { db })
     }
@@ -253,6 +256,21 @@ impl Store {
         Ok(())
     }
 
+    /// Runs `change` over the auth tables in one durable transaction;
+    /// nothing is written when it fails.
+    ///
+    /// # Errors
+    /// `change`'s error, or the database's (converted by `From`).
+    pub fn auth_write<E: From<StoreError>>(
+        &self,
+        change: &mut dyn FnMut(&mut AuthTxn<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let txn = self.db.begin_write().map_err(StoreError::from)?;
+        change(&mut AuthTxn { txn: &txn })?;
+        txn.commit().map_err(StoreError::from)?;
+        Ok(())
+    }
+
     /// Stores a node-wide value.
     ///
     /// # Errors
@@ -417,6 +435,22 @@ impl Snapshot {
     pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let table = self.txn.open_table(META)?;
         Ok(table.get(name)?.map(|value| value.value().to_vec()))
+    }
+
+    /// The row `key` of an auth table.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub fn auth_get(&self, table: AuthTable, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        crate::auth::get(&self.txn, table, key)
+    }
+
+    /// Every row of an auth table, in key order.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub fn auth_list(&self, table: AuthTable) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        crate::auth::list(&self.txn, table)
     }
 
     /// Number of blobs stored.

@@ -1,6 +1,6 @@
 //! The node's error.
 
-use node_primitives::{ApplicationId, ContextId};
+use node_primitives::{ApplicationId, ContextId, PublicKey};
 use node_runtime::{CallError, InstallError};
 use node_store::StoreError;
 
@@ -16,6 +16,14 @@ pub enum NodeError {
     /// The context's `init` never committed.
     #[error("context {0} is not initialised")]
     Uninitialized(ContextId),
+    /// A call named an executor that is not a member of the context.
+    #[error("{executor} is not a member of context {context}")]
+    NotMember {
+        /// The context.
+        context: ContextId,
+        /// The executor named.
+        executor: PublicKey,
+    },
     /// Clients may not call this method.
     #[error("method {0:?} is reserved and cannot be called by clients")]
     ReservedMethod(String),

@@ -30,4 +30,4 @@ pub use fetch::FetchConfig;
 pub use metrics::latency_histogram;
 pub use node::{CallOutput, Node};
 pub use node_runtime::{CallError, Event, HostError, InstallError, Limits, TrapKind};
-pub use node_store::{ApplicationRecord, ContextRecord, EventRecord};
+pub use node_store::{ApplicationRecord, AuthTable, AuthTxn, ContextRecord, EventRecord};

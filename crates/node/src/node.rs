@@ -8,7 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use node_primitives::{ApplicationId, BlobId, ContextId, Hash, PublicKey};
 use node_runtime::{Call, CompiledModule, Mode, Outcome, Runtime, SystemEnvironment};
-use node_store::{ApplicationRecord, ContextCommit, ContextRecord, EventRecord, Store};
+use node_store::{
+    ApplicationRecord, AuthTable, AuthTxn, ContextCommit, ContextRecord, EventRecord, Store,
+};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 use tokio::sync::broadcast;
@@ -359,6 +361,62 @@ impl Node {
         }
     }
 
+    /// Makes `member` a member of a context (calls may run as it); whether it
+    /// was new. Waits for a running mutation.
+    ///
+    /// # Errors
+    /// [`NodeError::ContextNotFound`], or the store's error.
+    pub fn add_member(&self, id: &ContextId, member: PublicKey) -> Result<bool, NodeError> {
+        let lane = self.lane(id);
+        let _writer = lane.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut record = self.context(id)?.ok_or(NodeError::ContextNotFound(*id))?;
+        if record.members.contains(&member) {
+            return Ok(false);
+        }
+        record.members.push(member);
+        self.inner.store.put_context(&record)?;
+        Ok(true)
+    }
+
+    /// The row `key` of an auth table (the server's auth state).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn auth_get(&self, table: AuthTable, key: &str) -> Result<Option<Vec<u8>>, NodeError> {
+        Ok(self.inner.store.snapshot()?.auth_get(table, key)?)
+    }
+
+    /// Every row of an auth table, in key order.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn auth_list(&self, table: AuthTable) -> Result<Vec<(String, Vec<u8>)>, NodeError> {
+        Ok(self.inner.store.snapshot()?.auth_list(table)?)
+    }
+
+    /// Runs `change` over the auth tables in one durable transaction;
+    /// nothing is written when it fails.
+    ///
+    /// # Errors
+    /// `change`'s error, or the store's.
+    pub fn auth_write<E: From<NodeError>>(
+        &self,
+        change: &mut dyn FnMut(&mut AuthTxn<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut failure = None;
+        let result = self.inner.store.auth_write::<NodeError>(&mut |txn| {
+            change(txn).map_err(|error| {
+                failure = Some(error);
+                NodeError::Rejected("update refused".into())
+            })
+        });
+        match (result, failure) {
+            (_, Some(error)) => Err(error),
+            (Err(error), None) => Err(error.into()),
+            (Ok(()), None) => Ok(()),
+        }
+    }
+
     /// One context.
     ///
     /// # Errors
@@ -600,9 +658,20 @@ fn callable(
     if record.root_hash.is_zero() {
         return Err(NodeError::Uninitialized(*id));
     }
-    let executor = executor
-        .or_else(|| record.members.first().copied())
-        .unwrap_or(PublicKey::from_bytes([0; 32]));
+    let executor = match executor {
+        Some(executor) if !record.members.contains(&executor) => {
+            return Err(NodeError::NotMember {
+                context: *id,
+                executor,
+            });
+        }
+        Some(executor) => executor,
+        None => record
+            .members
+            .first()
+            .copied()
+            .unwrap_or(PublicKey::from_bytes([0; 32])),
+    };
     Ok((record, executor))
 }
 

@@ -60,6 +60,7 @@ impl From<NodeError> for ApiError {
                 StatusCode::BAD_REQUEST
             }
             NodeError::Call { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            NodeError::NotMember { .. } => StatusCode::FORBIDDEN,
             NodeError::Store(_) | NodeError::Internal(_) => return Self::internal(error),
         };
         Self::new(status, error.to_string())
@@ -74,7 +75,10 @@ impl From<AuthError> for ApiError {
                 tracing::debug!(%error, "request authentication failed");
                 return Self::unauthorized(&error);
             }
-            AuthError::NotRootKey | AuthError::InvalidRefreshToken(_) => StatusCode::FORBIDDEN,
+            AuthError::NotRootKey | AuthError::InvalidRefreshToken(_) | AuthError::Forbidden(_) => {
+                StatusCode::FORBIDDEN
+            }
+            AuthError::UnknownKey(_) => StatusCode::NOT_FOUND,
             AuthError::Store(_) | AuthError::Internal(_) => return Self::internal(error),
             AuthError::ForeignChallenge
             | AuthError::ChallengeExpired

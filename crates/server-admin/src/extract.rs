@@ -1,15 +1,18 @@
 //! Extractors whose rejections are [`ApiError`]s: JSON bodies, path ids, and
-//! the authenticated caller.
+//! the callers, whose type states who may call a route ([`Admin`],
+//! [`ContextReader`]): the decision itself is `server_auth`'s.
 
+use axum::extract::OriginalUri;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use node_primitives::ContextId;
 use serde::de::DeserializeOwned;
-use server_auth::Principal;
+use server_auth::{Action, Principal, Target};
 
+use crate::ApiError;
 use crate::routes::AdminState;
-use crate::{ApiError, routes::now_ms};
 
 /// A JSON body; a missing content type is 415, bad JSON 400, a wrong shape 422.
 #[derive(Debug)]
@@ -64,27 +67,61 @@ where
     }
 }
 
-/// The authenticated caller: the five auth headers of a registered client key,
-/// or a bearer access token. Any failure is the same 401.
-#[derive(Debug)]
-pub(crate) struct Caller(#[allow(dead_code)] pub Principal);
+/// The caller's principal: the five auth headers of a registered client key
+/// signed for this request, or a bearer access token. Any failure is the same 401.
+fn authenticate(parts: &Parts, state: &AdminState) -> Result<Principal, ApiError> {
+    let headers: Vec<(&str, &[u8])> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes()))
+        .collect();
+    // Routes are nested under `/admin-api`; clients sign the whole path.
+    let path = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or_else(|| parts.uri.path(), |original| original.path());
+    let target = Target {
+        method: parts.method.as_str(),
+        path,
+    };
+    Ok(state
+        .auth
+        .authenticate(headers.iter().copied(), target, state.auth.now_ms())?)
+}
 
-impl FromRequestParts<AdminState> for Caller {
+/// The node's administrator (a client key a root wallet registered without
+/// a context). Anyone else with valid credentials gets 403.
+#[derive(Debug)]
+pub(crate) struct Admin(pub Principal);
+
+impl FromRequestParts<AdminState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AdminState,
     ) -> Result<Self, Self::Rejection> {
-        let headers: Vec<(&str, &[u8])> = parts
-            .headers
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_bytes()))
-            .collect();
-        state
-            .auth
-            .authenticate(headers.iter().copied(), now_ms())
-            .map(Self)
-            .map_err(ApiError::from)
+        let principal = authenticate(parts, state)?;
+        principal.authorize(Action::Administer)?;
+        Ok(Self(principal))
+    }
+}
+
+/// A caller who may read the context of the path (`{context_id}`): the
+/// administrator, or a principal of that context.
+#[derive(Debug)]
+pub(crate) struct ContextReader(pub ContextId);
+
+impl FromRequestParts<AdminState> for ContextReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AdminState,
+    ) -> Result<Self, Self::Rejection> {
+        let principal = authenticate(parts, state)?;
+        let PathId(id) = PathId::<ContextId>::from_request_parts(parts, state).await?;
+        principal.authorize(Action::ReadContext(id))?;
+        Ok(Self(id))
     }
 }

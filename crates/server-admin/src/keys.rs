@@ -2,17 +2,17 @@
 
 use std::sync::Arc;
 
-use node::{Node, NodeError};
-use server_auth::{AuthConfig, AuthError, Authenticator, KeyState, KeyStore, NodeIdentity};
+use node::{AuthTable, AuthTxn, Node, NodeError};
+use server_auth::{AuthConfig, AuthError, Authenticator, KeyStore, KeyWrite, NodeIdentity, Table};
 
-/// Where the auth state lives in the node's database.
-const AUTH_STATE: &str = "auth/state";
+/// Where auth state was kept, as one JSON value, before it had tables.
+const LEGACY_AUTH_STATE: &str = "auth/state";
 /// The node's ed25519 identity seed.
 const IDENTITY: &str = "auth/identity";
 /// The HS256 secret of JWT tokens.
 const JWT_SECRET: &str = "auth/jwt-secret";
 
-/// [`KeyStore`] as one JSON value in the node's database.
+/// [`KeyStore`] over the auth tables of the node's database.
 #[derive(Debug, Clone)]
 pub struct NodeKeyStore {
     node: Node,
@@ -26,19 +26,21 @@ impl NodeKeyStore {
     }
 }
 
-fn store_error(error: NodeError) -> AuthError {
+fn table(table: Table) -> AuthTable {
+    match table {
+        Table::RootKeys => AuthTable::RootKeys,
+        Table::ClientKeys => AuthTable::ClientKeys,
+        Table::UsedChallenges => AuthTable::UsedChallenges,
+        Table::RefreshTokens => AuthTable::RefreshTokens,
+    }
+}
+
+fn store_error(error: impl std::fmt::Display) -> AuthError {
     AuthError::Store(error.to_string())
 }
 
-fn decode(bytes: Option<&[u8]>) -> Result<KeyState, AuthError> {
-    bytes.map_or_else(
-        || Ok(KeyState::default()),
-        |bytes| {
-            serde_json::from_slice(bytes)
-                .map_err(|err| AuthError::Store(format!("corrupt auth state: {err}")))
-        },
-    )
-}
+/// An [`AuthError`] travelling through the node's transaction.
+struct StoreFailure(AuthError);
 
 impl From<NodeError> for StoreFailure {
     fn from(error: NodeError) -> Self {
@@ -46,39 +48,81 @@ impl From<NodeError> for StoreFailure {
     }
 }
 
-/// An [`AuthError`] travelling through the node's meta update.
-struct StoreFailure(AuthError);
+/// [`KeyWrite`] over the node's auth transaction.
+struct Tables<'t, 'a>(&'t mut AuthTxn<'a>);
 
-impl KeyStore for NodeKeyStore {
-    fn load(&self) -> Result<KeyState, AuthError> {
-        decode(self.node.meta(AUTH_STATE).map_err(store_error)?.as_deref())
+impl KeyWrite for Tables<'_, '_> {
+    fn get(&mut self, which: Table, key: &str) -> Result<Option<Vec<u8>>, AuthError> {
+        self.0.get(table(which), key).map_err(store_error)
     }
 
-    fn update(
+    fn list(&mut self, which: Table) -> Result<Vec<(String, Vec<u8>)>, AuthError> {
+        self.0.list(table(which)).map_err(store_error)
+    }
+
+    fn insert(
+        &mut self,
+        which: Table,
+        key: &str,
+        value: &[u8],
+        expires: Option<u64>,
+    ) -> Result<(), AuthError> {
+        self.0
+            .insert(table(which), key, value, expires)
+            .map_err(store_error)
+    }
+
+    fn remove(&mut self, which: Table, key: &str) -> Result<bool, AuthError> {
+        self.0.remove(table(which), key).map_err(store_error)
+    }
+
+    fn clear(&mut self, which: Table) -> Result<(), AuthError> {
+        self.0.clear(table(which)).map_err(store_error)
+    }
+
+    fn prune(&mut self, now_secs: u64) -> Result<(), AuthError> {
+        self.0.prune(now_secs).map_err(store_error)
+    }
+}
+
+impl KeyStore for NodeKeyStore {
+    fn get(&self, which: Table, key: &str) -> Result<Option<Vec<u8>>, AuthError> {
+        self.node.auth_get(table(which), key).map_err(store_error)
+    }
+
+    fn list(&self, which: Table) -> Result<Vec<(String, Vec<u8>)>, AuthError> {
+        self.node.auth_list(table(which)).map_err(store_error)
+    }
+
+    fn write(
         &self,
-        change: &mut dyn FnMut(&mut KeyState) -> Result<(), AuthError>,
+        change: &mut dyn FnMut(&mut dyn KeyWrite) -> Result<(), AuthError>,
     ) -> Result<(), AuthError> {
         self.node
-            .update_meta::<StoreFailure>(AUTH_STATE, &mut |current| {
-                let mut state = decode(current).map_err(StoreFailure)?;
-                change(&mut state).map_err(StoreFailure)?;
-                serde_json::to_vec(&state)
-                    .map_err(|err| StoreFailure(AuthError::Internal(err.to_string())))
-            })
+            .auth_write::<StoreFailure>(&mut |txn| change(&mut Tables(txn)).map_err(StoreFailure))
             .map_err(|StoreFailure(error)| error)
     }
 }
 
-/// A 32-byte secret kept under `name`, created from the OS CSPRNG the first time.
+/// A 32-byte secret kept under `name`, created from the OS CSPRNG the first
+/// time. A stored value of another size is an error: replacing it would
+/// silently change the node's identity or void every token.
 fn secret(node: &Node, name: &str) -> Result<[u8; 32], AuthError> {
     let mut value = [0u8; 32];
     node.update_meta::<StoreFailure>(name, &mut |current| match current {
-        Some(bytes) if bytes.len() == 32 => {
-            value.copy_from_slice(bytes);
+        Some(bytes) => {
+            let stored: [u8; 32] = bytes.try_into().map_err(|_| {
+                StoreFailure(AuthError::Store(format!(
+                    "the stored {name} has {} bytes instead of 32: the database is damaged; \
+                     restore it from a backup (or remove the home to start a new node)",
+                    bytes.len()
+                )))
+            })?;
+            value = stored;
             Ok(bytes.to_vec())
         }
-        _ => {
-            getrandom_fill(&mut value).map_err(StoreFailure)?;
+        None => {
+            value = NodeIdentity::generate().map_err(StoreFailure)?.seed();
             Ok(value.to_vec())
         }
     })
@@ -86,23 +130,104 @@ fn secret(node: &Node, name: &str) -> Result<[u8; 32], AuthError> {
     Ok(value)
 }
 
-fn getrandom_fill(bytes: &mut [u8; 32]) -> Result<(), AuthError> {
-    *bytes = NodeIdentity::generate()?.seed();
-    Ok(())
+/// Moves the keys of a database written before auth had tables into them,
+/// so that an upgraded node keeps its root key (otherwise the next login
+/// anywhere would become root). Used challenges and refresh tokens are not
+/// carried over: those tokens predate revocation and are refused anyway.
+fn migrate_legacy_state(node: &Node, now_ms: u64) -> Result<(), AuthError> {
+    #[derive(serde::Deserialize)]
+    struct Legacy {
+        #[serde(default)]
+        root_keys: Vec<server_primitives::auth::RootKey>,
+        #[serde(default)]
+        client_keys: Vec<server_primitives::auth::ClientKey>,
+    }
+    node.auth_write::<StoreFailure>(&mut |txn| {
+        let Some(bytes) = txn
+            .take_meta(LEGACY_AUTH_STATE)
+            .map_err(store_error)
+            .map_err(StoreFailure)?
+        else {
+            return Ok(());
+        };
+        let legacy: Legacy = serde_json::from_slice(&bytes).map_err(|err| {
+            StoreFailure(AuthError::Store(format!(
+                "corrupt legacy auth state: {err}"
+            )))
+        })?;
+        server_auth::import_keys(
+            &mut Tables(txn),
+            &legacy.root_keys,
+            &legacy.client_keys,
+            now_ms,
+        )
+        .map_err(StoreFailure)
+    })
+    .map_err(|StoreFailure(error)| error)
 }
 
 /// The node's authenticator: its identity key and JWT secret (created on first
 /// use and kept in the node's database) and its key store.
 ///
 /// # Errors
-/// When the database fails.
+/// When the database fails, or holds a secret of the wrong size.
 pub fn load_authenticator(node: &Node, config: AuthConfig) -> Result<Authenticator, AuthError> {
     let identity = NodeIdentity::from_seed(secret(node, IDENTITY)?);
     let jwt_secret = secret(node, JWT_SECRET)?;
-    Ok(Authenticator::new(
+    let auth = Authenticator::new(
         identity,
         &jwt_secret,
         config,
         Arc::new(NodeKeyStore::new(node.clone())),
-    ))
+    );
+    migrate_legacy_state(node, auth.now_ms())?;
+    Ok(auth)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node() -> (tempfile::TempDir, Node) {
+        let home = tempfile::tempdir().expect("temp dir");
+        let node = Node::open(home.path().join("db"), node::NodeConfig::default()).expect("node");
+        (home, node)
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_size_is_an_error_not_replaced() {
+        let (_home, node) = node();
+        node.update_meta::<NodeError>(JWT_SECRET, &mut |_| Ok(vec![7; 31]))
+            .expect("written");
+        let error = load_authenticator(&node, AuthConfig::default()).expect_err("refused");
+        assert!(error.to_string().contains("31 bytes"), "{error}");
+        assert_eq!(node.meta(JWT_SECRET).expect("read"), Some(vec![7; 31]));
+    }
+
+    #[test]
+    fn secrets_are_created_once_and_kept() {
+        let (_home, node) = node();
+        let first = load_authenticator(&node, AuthConfig::default()).expect("loaded");
+        let again = load_authenticator(&node, AuthConfig::default()).expect("loaded");
+        assert_eq!(first.identity().public_key(), again.identity().public_key());
+    }
+
+    #[test]
+    fn keys_kept_as_one_json_value_move_into_the_tables() {
+        let (_home, node) = node();
+        let legacy = serde_json::json!({
+            "root_keys": [{"signing_key": "ed25519:abc", "wallet": {"type": "NEAR"}, "created_at": 1}],
+            "client_keys": [{"wallet": {"type": "NEAR"}, "signingKey": "4XTTMx", "createdAt": 2, "contextId": null}],
+            "used_challenges": {},
+            "refresh_tokens": {}
+        });
+        let bytes = serde_json::to_vec(&legacy).expect("json");
+        node.update_meta::<NodeError>(LEGACY_AUTH_STATE, &mut |_| Ok(bytes.clone()))
+            .expect("written");
+        let auth = load_authenticator(&node, AuthConfig::default()).expect("loaded");
+        let did = auth.did().expect("did");
+        assert_eq!(did.root_keys.len(), 1);
+        assert_eq!(did.client_keys[0].signing_key, "4XTTMx");
+        assert_eq!(node.meta(LEGACY_AUTH_STATE).expect("read"), None);
+    }
 }

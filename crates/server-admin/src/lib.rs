@@ -9,6 +9,7 @@
 //! `GET /admin-api/openapi.json` serves the OpenAPI 3.1 document ([`ApiDoc`]),
 //! generated from the handlers' annotations and the wire types.
 
+mod download;
 mod error;
 mod extract;
 mod keys;
@@ -16,4 +17,4 @@ mod routes;
 
 pub use error::ApiError;
 pub use keys::{NodeKeyStore, load_authenticator};
-pub use routes::{AdminState, ApiDoc, cors, finish, router, routes};
+pub use routes::{AdminConfig, AdminState, ApiDoc, cors, finish, router, routes};

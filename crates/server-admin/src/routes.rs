@@ -1,14 +1,12 @@
 //! Every route of the admin API, and the shared state of its handlers.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{Method, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use node::{ContextRecord, Node, NodeError};
-use node_primitives::{ApplicationId, ContextId};
-use server_auth::Authenticator;
+use node_primitives::{ApplicationId, ContextId, PublicKey};
+use server_auth::{Authenticator, ClientPublicKey, Principal};
 use server_primitives::admin::{
     ApiErrorResponse, ApiResponse, Application, Context, ContextUser, CreateContextRequest,
     CreateContextResponse, DeleteContextResponse, Empty, GetContextClientKeysResponse,
@@ -23,7 +21,8 @@ use server_primitives::auth::{
 use tower_http::cors::{self, CorsLayer};
 
 use crate::ApiError;
-use crate::extract::{Body, Caller, PathId};
+use crate::download::Downloads;
+use crate::extract::{Admin, Body, ContextReader, PathId};
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
@@ -35,27 +34,30 @@ pub struct AdminState {
     /// Whether the unauthenticated `/dev/*` routes are served.
     pub dev_routes: bool,
     /// Downloads of applications installed by URL.
-    pub http: reqwest::Client,
+    pub(crate) downloads: Downloads,
 }
 
-/// How long an application download may take.
-const DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+/// Settings of the admin API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// Whether the unauthenticated `/dev/*` routes are served.
+    pub dev_routes: bool,
+    /// Whether install by URL may reach loopback, private and link-local
+    /// addresses (off: refused, the node's own network is not a target).
+    pub install_allow_private_hosts: bool,
+}
 
 impl AdminState {
-    /// The state of an admin API over `node` and `auth`, with dev routes on or off.
+    /// The state of an admin API over `node` and `auth`.
     ///
     /// # Errors
     /// When the HTTP client for downloads cannot be built.
-    pub fn new(node: Node, auth: Authenticator, dev_routes: bool) -> Result<Self, ApiError> {
-        let http = reqwest::Client::builder()
-            .timeout(DOWNLOAD_TIMEOUT)
-            .build()
-            .map_err(ApiError::internal)?;
+    pub fn new(node: Node, auth: Authenticator, config: AdminConfig) -> Result<Self, ApiError> {
         Ok(Self {
             node,
             auth,
-            dev_routes,
-            http,
+            dev_routes: config.dev_routes,
+            downloads: Downloads::new(config.install_allow_private_hosts)?,
         })
     }
 }
@@ -67,14 +69,6 @@ type Reply<T> = Result<Json<ApiResponse<T>>, ApiError>;
 
 fn ok<T>(data: T) -> Reply<T> {
     Ok(Json(ApiResponse::new(data)))
-}
-
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
 }
 
 /// Runs blocking node work off the async threads.
@@ -111,6 +105,10 @@ pub fn routes(state: AdminState) -> Router {
         .route("/root-key", post(add_root_key))
         .route("/did", get(did))
         .route("/identity/keys", axum::routing::delete(delete_keys))
+        .route(
+            "/identity/keys/{signing_key}",
+            axum::routing::delete(delete_client_key),
+        )
         .route("/generate-jwt-token", post(generate_jwt_token))
         .route("/applications", get(protected_applications))
         .route("/install-application", post(install_application))
@@ -163,7 +161,7 @@ pub fn cors() -> CorsLayer {
 #[openapi(
     info(title = "Calimero node admin API", description = "The admin API of the node server: login, keys, applications, contexts."),
     paths(
-        health, request_challenge, add_client_key, add_root_key, did, delete_keys, generate_jwt_token,
+        health, request_challenge, add_client_key, add_root_key, did, delete_keys, delete_client_key, generate_jwt_token,
         refresh_jwt_token, applications, protected_applications, install_application,
         dev_install_application, contexts, protected_contexts, create_context, protected_create_context,
         get_context, delete_context, context_users, context_client_keys, context_storage
@@ -217,8 +215,8 @@ async fn method_not_allowed() -> ApiError {
 }
 
 #[utoipa::path(get, path = "/admin-api/health", responses((status = 200, body = ApiResponse<HealthStatus>)))]
-async fn health() -> Reply<HealthStatus> {
-    ok(HealthStatus::alive())
+async fn health(State(state): State<AdminState>) -> Reply<HealthStatus> {
+    ok(HealthStatus::alive(state.auth.identity().public_key()))
 }
 
 #[utoipa::path(post, path = "/admin-api/request-challenge", request_body = RequestChallengeRequest, responses((status = 200, body = ApiResponse<NodeChallenge>), (status = 422, description = "wrong shape", body = ApiErrorResponse)))]
@@ -226,7 +224,9 @@ async fn request_challenge(
     State(state): State<AdminState>,
     Body(body): Body<RequestChallengeRequest>,
 ) -> Reply<NodeChallenge> {
-    ok(state.auth.request_challenge(body.context_id, now_ms())?)
+    ok(state
+        .auth
+        .request_challenge(body.context_id, state.auth.now_ms())?)
 }
 
 #[utoipa::path(post, path = "/admin-api/add-client-key", request_body = AddPublicKeyRequest, responses((status = 200, body = ApiResponse<String>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "not a root wallet", body = ApiErrorResponse)))]
@@ -234,46 +234,90 @@ async fn add_client_key(
     State(state): State<AdminState>,
     Body(body): Body<AddPublicKeyRequest>,
 ) -> Reply<&'static str> {
-    blocking(move || Ok(state.auth.add_client_key(&body, now_ms())?)).await?;
+    blocking(move || {
+        // A key registered for a context calls as the ed25519 key inside it,
+        // which becomes a member of that context.
+        let member = match body.context_id {
+            Some(context) => {
+                existing(&state, context)?;
+                let key = ClientPublicKey::parse(&body.payload.message.public_key)?;
+                Some((context, PublicKey::from_bytes(key.to_bytes())))
+            }
+            None => None,
+        };
+        state.auth.add_client_key(&body, state.auth.now_ms())?;
+        if let Some((context, member)) = member {
+            state.node.add_member(&context, member)?;
+        }
+        Ok(())
+    })
+    .await?;
     ok("Client key stored")
 }
 
 #[utoipa::path(post, path = "/admin-api/root-key", request_body = AddPublicKeyRequest, security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<String>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse)))]
 async fn add_root_key(
     State(state): State<AdminState>,
-    _caller: Caller,
+    _admin: Admin,
     Body(body): Body<AddPublicKeyRequest>,
 ) -> Reply<&'static str> {
-    blocking(move || Ok(state.auth.add_root_key(&body, now_ms())?)).await?;
+    blocking(move || Ok(state.auth.add_root_key(&body, state.auth.now_ms())?)).await?;
     ok("Root key stored")
 }
 
 #[utoipa::path(get, path = "/admin-api/did", security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetDidResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse)))]
-async fn did(State(state): State<AdminState>, _caller: Caller) -> Reply<GetDidResponse> {
+async fn did(State(state): State<AdminState>, _admin: Admin) -> Reply<GetDidResponse> {
     ok(GetDidResponse {
         did: state.auth.did()?,
     })
 }
 
 #[utoipa::path(delete, path = "/admin-api/identity/keys", security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<Empty>), (status = 401, description = "no valid credentials", body = ApiErrorResponse)))]
-async fn delete_keys(State(state): State<AdminState>, _caller: Caller) -> Reply<Empty> {
-    state.auth.delete_keys()?;
+async fn delete_keys(State(state): State<AdminState>, _admin: Admin) -> Reply<Empty> {
+    blocking(move || Ok(state.auth.delete_keys()?)).await?;
+    ok(Empty {})
+}
+
+/// `DELETE /identity/keys/{signing_key}`: forgets one client key; every
+/// token minted under it stops working at once.
+#[utoipa::path(delete, path = "/admin-api/identity/keys/{signing_key}", params(("signing_key" = String, Path, description = "the client key (base58)")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<Empty>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "not the administrator", body = ApiErrorResponse), (status = 404, description = "no such key", body = ApiErrorResponse)))]
+async fn delete_client_key(
+    State(state): State<AdminState>,
+    _admin: Admin,
+    axum::extract::Path(signing_key): axum::extract::Path<String>,
+) -> Reply<Empty> {
+    blocking(move || Ok(state.auth.delete_client_key(&signing_key)?)).await?;
     ok(Empty {})
 }
 
 #[utoipa::path(post, path = "/admin-api/generate-jwt-token", request_body = GenerateJwtTokenRequest, security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<JwtTokenResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
 async fn generate_jwt_token(
     State(state): State<AdminState>,
-    _caller: Caller,
+    Admin(admin): Admin,
     Body(body): Body<GenerateJwtTokenRequest>,
 ) -> Reply<JwtTokenResponse> {
-    state
-        .node
-        .context(&body.context_id)?
-        .ok_or(NodeError::ContextNotFound(body.context_id))?;
-    ok(state
-        .auth
-        .issue_tokens(body.context_id, body.executor_public_key, now_ms())?)
+    let Principal::ClientKey { signing_key, .. } = admin else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "tokens are minted by a client key",
+        ));
+    };
+    blocking(move || {
+        let context = existing(&state, body.context_id)?;
+        let executor = body.executor_public_key;
+        if !context.members.contains(&executor) {
+            return Err(NodeError::NotMember {
+                context: context.id,
+                executor,
+            }
+            .into());
+        }
+        Ok(state
+            .auth
+            .issue_tokens(&signing_key, context.id, executor, state.auth.now_ms())?)
+    })
+    .await
+    .and_then(ok)
 }
 
 #[utoipa::path(post, path = "/admin-api/refresh-jwt-token", request_body = RefreshJwtTokenRequest, responses((status = 200, body = ApiResponse<JwtTokenResponse>), (status = 403, description = "refresh token refused", body = ApiErrorResponse)))]
@@ -281,7 +325,13 @@ async fn refresh_jwt_token(
     State(state): State<AdminState>,
     Body(body): Body<RefreshJwtTokenRequest>,
 ) -> Reply<JwtTokenResponse> {
-    ok(state.auth.refresh_tokens(&body.refresh_token, now_ms())?)
+    let tokens = blocking(move || {
+        Ok(state
+            .auth
+            .refresh_tokens(&body.refresh_token, state.auth.now_ms())?)
+    })
+    .await?;
+    ok(tokens)
 }
 
 fn application(record: node::ApplicationRecord) -> Application {
@@ -308,7 +358,7 @@ async fn applications(State(state): State<AdminState>) -> Reply<ListApplications
 #[utoipa::path(get, path = "/admin-api/applications", security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<ListApplicationsResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse)))]
 async fn protected_applications(
     state: State<AdminState>,
-    _caller: Caller,
+    _admin: Admin,
 ) -> Reply<ListApplicationsResponse> {
     applications(state).await
 }
@@ -364,73 +414,12 @@ async fn dev_install_application(
 #[utoipa::path(post, path = "/admin-api/install-application", request_body = InstallApplicationRequest, security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<InstallApplicationResponse>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 413, description = "too large", body = ApiErrorResponse), (status = 502, description = "download failed", body = ApiErrorResponse)))]
 async fn install_application(
     State(state): State<AdminState>,
-    _caller: Caller,
+    _admin: Admin,
     Body(body): Body<InstallApplicationRequest>,
 ) -> Reply<InstallApplicationResponse> {
-    use sha2::{Digest, Sha256};
-
-    let url = reqwest::Url::parse(&body.url).map_err(|err| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("invalid url {:?}: {err}", body.url),
-        )
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "url must be http or https",
-        ));
-    }
     let limit = state.node.config().max_application_size as u64;
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the application exceeds {limit} bytes"),
-        )
-    };
-    let download_failed = |err: reqwest::Error| {
-        ApiError::new(StatusCode::BAD_GATEWAY, format!("downloading {url}: {err}"))
-    };
-    let mut response = state
-        .http
-        .get(url.clone())
-        .send()
-        .await
-        .map_err(download_failed)?;
-    if !response.status().is_success() {
-        return Err(ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            format!(
-                "downloading {url}: the server answered {}",
-                response.status()
-            ),
-        ));
-    }
-    if response
-        .content_length()
-        .is_some_and(|length| length > limit)
-    {
-        return Err(too_large());
-    }
-    let mut wasm = Vec::new();
-    let mut hasher = Sha256::new();
-    while let Some(chunk) = response.chunk().await.map_err(download_failed)? {
-        if (wasm.len() + chunk.len()) as u64 > limit {
-            return Err(too_large());
-        }
-        hasher.update(&chunk);
-        wasm.extend_from_slice(&chunk);
-    }
-    let downloaded = node_primitives::Hash::from_bytes(hasher.finalize().into());
-    if let Some(expected) = body.hash
-        && expected != downloaded
-    {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("hash mismatch: expected {expected}, downloaded {downloaded}"),
-        ));
-    }
-    let source = url.to_string();
+    let wasm = state.downloads.fetch(&body.url, body.hash, limit).await?;
+    let source = body.url.clone();
     let record = blocking(move || {
         Ok(state
             .node
@@ -460,7 +449,7 @@ async fn contexts(State(state): State<AdminState>) -> Reply<ListContextsResponse
 #[utoipa::path(get, path = "/admin-api/contexts", security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<ListContextsResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse)))]
 async fn protected_contexts(
     state: State<AdminState>,
-    _caller: Caller,
+    _admin: Admin,
 ) -> Reply<ListContextsResponse> {
     contexts(state).await
 }
@@ -486,7 +475,7 @@ async fn create_context(
 #[utoipa::path(post, path = "/admin-api/contexts", request_body = CreateContextRequest, security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<CreateContextResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
 async fn protected_create_context(
     state: State<AdminState>,
-    _caller: Caller,
+    _admin: Admin,
     body: Body<CreateContextRequest>,
 ) -> Reply<CreateContextResponse> {
     create_context(state, body).await
@@ -502,8 +491,7 @@ fn existing(state: &AdminState, id: ContextId) -> Result<ContextRecord, ApiError
 #[utoipa::path(get, path = "/admin-api/contexts/{context_id}", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetContextResponse>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
 async fn get_context(
     State(state): State<AdminState>,
-    _caller: Caller,
-    PathId(id): PathId<ContextId>,
+    ContextReader(id): ContextReader,
 ) -> Reply<GetContextResponse> {
     ok(GetContextResponse {
         context: context(&existing(&state, id)?),
@@ -513,7 +501,7 @@ async fn get_context(
 #[utoipa::path(delete, path = "/admin-api/contexts/{context_id}", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<DeleteContextResponse>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse)))]
 async fn delete_context(
     State(state): State<AdminState>,
-    _caller: Caller,
+    _admin: Admin,
     PathId(id): PathId<ContextId>,
 ) -> Reply<DeleteContextResponse> {
     let is_deleted = blocking(move || Ok(state.node.delete_context(&id)?)).await?;
@@ -523,7 +511,7 @@ async fn delete_context(
 #[utoipa::path(get, path = "/admin-api/contexts/{context_id}/users", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetContextUsersResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
 async fn context_users(
     State(state): State<AdminState>,
-    _caller: Caller,
+    _admin: Admin,
     PathId(id): PathId<ContextId>,
 ) -> Reply<GetContextUsersResponse> {
     let record = existing(&state, id)?;
@@ -541,7 +529,7 @@ async fn context_users(
 #[utoipa::path(get, path = "/admin-api/contexts/{context_id}/client-keys", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetContextClientKeysResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
 async fn context_client_keys(
     State(state): State<AdminState>,
-    _caller: Caller,
+    _admin: Admin,
     PathId(id): PathId<ContextId>,
 ) -> Reply<GetContextClientKeysResponse> {
     existing(&state, id)?;
@@ -553,7 +541,7 @@ async fn context_client_keys(
 #[utoipa::path(get, path = "/admin-api/contexts/{context_id}/storage", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetContextStorageResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
 async fn context_storage(
     State(state): State<AdminState>,
-    _caller: Caller,
+    _admin: Admin,
     PathId(id): PathId<ContextId>,
 ) -> Reply<GetContextStorageResponse> {
     ok(GetContextStorageResponse {

@@ -174,7 +174,10 @@ impl Authenticator {
             } else {
                 outcome = LoginOutcome::ClientKeyAdded;
             }
-            if tables.get(Table::ClientKeys, &verified.client_key)?.is_none() {
+            if tables
+                .get(Table::ClientKeys, &verified.client_key)?
+                .is_none()
+            {
                 let record = ClientKeyRecord {
                     key: ClientKey {
                         wallet: verified.wallet.clone(),
@@ -568,4 +571,39 @@ fn put_root(
         &records::root_row(&key)?,
         None,
     )
+}
+
+/// Writes keys kept elsewhere before (a migration) into the tables, each
+/// client key with a new registration.
+///
+/// # Errors
+/// When randomness or the store fails.
+pub fn import_keys(
+    tables: &mut dyn KeyWrite,
+    root_keys: &[RootKey],
+    client_keys: &[ClientKey],
+    now_ms: u64,
+) -> Result<(), AuthError> {
+    tables.prune(now_ms / 1000)?;
+    for key in root_keys {
+        tables.insert(
+            Table::RootKeys,
+            &key.signing_key,
+            &records::root_row(key)?,
+            None,
+        )?;
+    }
+    for key in client_keys {
+        let record = ClientKeyRecord {
+            key: key.clone(),
+            registration: hex::encode(crate::identity::random_bytes::<16>()?),
+        };
+        tables.insert(
+            Table::ClientKeys,
+            &key.signing_key,
+            &records::encode(&record)?,
+            None,
+        )?;
+    }
+    Ok(())
 }

@@ -196,7 +196,10 @@ mod tests {
         assert!(!check(&stamp(1, "POST", "/jsonrpc", 1_031)), "future");
         assert!(!check(&stamp(2, "POST", "/jsonrpc", 1_000)), "other node");
         assert!(!check(&stamp(1, "GET", "/jsonrpc", 1_000)), "other method");
-        assert!(!check(&stamp(1, "POST", "/jsonrpc/dev", 1_000)), "other path");
+        assert!(
+            !check(&stamp(1, "POST", "/jsonrpc/dev", 1_000)),
+            "other path"
+        );
         assert!(!check(b"\x12\x34"), "a bare digest");
     }
 

@@ -96,7 +96,8 @@ mod tests {
 
     #[test]
     fn access_token_verifies_until_it_expires() {
-        let (token, claims) = issue(SECRET, TokenType::Access, &grant(), 1_000, 3_600).expect("issued");
+        let (token, claims) =
+            issue(SECRET, TokenType::Access, &grant(), 1_000, 3_600).expect("issued");
         assert_eq!(claims.exp, 4_600);
         assert_eq!(claims.sub.as_deref(), Some("key"));
         assert_eq!(

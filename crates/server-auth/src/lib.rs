@@ -34,7 +34,7 @@ mod records;
 mod store;
 
 pub use access::{Action, Principal, Role};
-pub use authenticator::{AuthConfig, Authenticator, Clock, SystemClock};
+pub use authenticator::{AuthConfig, Authenticator, Clock, SystemClock, import_keys};
 pub use client_key::ClientPublicKey;
 pub use error::{AuthError, REFUSED};
 pub use headers::{AuthHeaders, Target};

@@ -239,11 +239,12 @@ mod tests {
                 tables.insert(Table::ClientKeys, "key", b"k", None)
             })
             .expect("written");
-        store
-            .write(&mut |tables| tables.prune(20))
-            .expect("pruned");
+        store.write(&mut |tables| tables.prune(20)).expect("pruned");
         assert_eq!(store.get(Table::UsedChallenges, "old"), Ok(None));
-        assert_eq!(store.get(Table::UsedChallenges, "new"), Ok(Some(Vec::new())));
+        assert_eq!(
+            store.get(Table::UsedChallenges, "new"),
+            Ok(Some(Vec::new()))
+        );
         assert_eq!(store.list(Table::ClientKeys).map(|rows| rows.len()), Ok(1));
     }
 

@@ -2,7 +2,7 @@
 //! `/jsonrpc/dev`, the same calls without credentials, for local development.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -12,10 +12,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use node::{CallOutput, Node};
-use node_primitives::ContextId;
+use node_primitives::{ContextId, PublicKey};
 use prometheus_client::registry::Registry;
 use serde_json::Value;
-use server_auth::{AuthError, Authenticator, Principal};
+use server_auth::{AuthError, Authenticator, Principal, Target};
 use server_primitives::admin::ApiErrorResponse;
 use server_primitives::jsonrpc::{
     self, CallResult, ErrorObject, Request, RequestCall, RequestId, Response as RpcResponse,
@@ -90,14 +90,6 @@ pub fn router(state: JsonRpcState) -> Router {
     router
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
 }
 
 fn http_error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -193,9 +185,13 @@ fn authenticate(state: &JsonRpcState, headers: &HeaderMap) -> Result<Principal, 
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_bytes()))
         .collect();
+    let target = Target {
+        method: "POST",
+        path: "/jsonrpc",
+    };
     state
         .auth
-        .authenticate(pairs.iter().copied(), now_ms())
+        .authenticate(pairs.iter().copied(), target, state.auth.now_ms())
         .inspect_err(|error| tracing::debug!(%error, "JSON-RPC authentication failed"))
 }
 
@@ -252,27 +248,26 @@ async fn answer(
     Answer::reply(method, request.id, outcome)
 }
 
-/// Refuses `caller` on `context` with the protocol's `Unauthorized`.
-fn check_access(caller: &Caller, context: &ContextId) -> Result<(), ErrorObject> {
+/// The identity a call on `context` runs as: the principal's decision
+/// (refused with the protocol's `Unauthorized`), or the caller's choice on
+/// `/jsonrpc/dev`. The node refuses executors that are not members.
+fn executor(
+    caller: &Caller,
+    context: ContextId,
+    asked: Option<PublicKey>,
+) -> Result<Option<PublicKey>, ErrorObject> {
     let Caller::Authenticated(principal) = caller else {
-        return Ok(());
+        return Ok(asked);
     };
-    if principal.may_access(context) {
-        return Ok(());
-    }
-    let public_key = match principal {
-        Principal::ClientKey { signing_key, .. } => signing_key.clone(),
-        Principal::Token {
-            executor_public_key,
-            ..
-        } => executor_public_key.to_string(),
-    };
-    Err(ErrorObject {
-        error: RpcError::CallError(jsonrpc::CallError::Unauthorized {
-            context_id: *context,
-            public_key,
-        }),
-        payload: None,
+    principal.executor(context, asked).map_err(|error| {
+        tracing::debug!(%error, "JSON-RPC call refused");
+        ErrorObject {
+            error: RpcError::CallError(jsonrpc::CallError::Unauthorized {
+                context_id: context,
+                public_key: principal.public_key(),
+            }),
+            payload: None,
+        }
     })
 }
 
@@ -291,17 +286,7 @@ async fn call(
             params.substitute.join(", ")
         )));
     }
-    check_access(caller, &params.context_id)?;
-    // A token names the identity its calls run as; otherwise the caller does.
-    let executor = match caller {
-        Caller::Authenticated(Principal::Token {
-            executor_public_key,
-            ..
-        }) => Some(*executor_public_key),
-        Caller::Authenticated(Principal::ClientKey { .. }) | Caller::Developer => {
-            params.executor_public_key
-        }
-    };
+    let executor = executor(caller, params.context_id, params.executor_public_key)?;
     let args = serde_json::to_vec(&params.args_json).map_err(|err| ErrorObject {
         error: RpcError::SerdeError {
             message: err.to_string(),

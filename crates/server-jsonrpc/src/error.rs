@@ -11,6 +11,12 @@ pub(crate) fn from_node(error: NodeError) -> ErrorObject {
         NodeError::ContextNotFound(context_id) => {
             RpcError::CallError(jsonrpc::CallError::ContextNotFound { context_id })
         }
+        NodeError::NotMember { context, executor } => {
+            RpcError::CallError(jsonrpc::CallError::Unauthorized {
+                context_id: context,
+                public_key: executor.to_string(),
+            })
+        }
         NodeError::Uninitialized(_) => RpcError::CallError(jsonrpc::CallError::Uninitialized),
         NodeError::ApplicationNotFound(application_id) => {
             RpcError::CallError(jsonrpc::CallError::ApplicationNotInstalled { application_id })

@@ -16,11 +16,12 @@
 //! [`WsConfig::ping_interval`] and closes a peer that did not answer the
 //! previous ping.
 //!
-//! Subscriptions are open to anyone by default, as in the seed protocol. With
-//! [`WsConfig::require_auth`], the upgrade request must carry credentials: the
-//! auth headers or `Authorization: Bearer <access token>`, or (for browsers,
-//! which cannot set headers on a WebSocket) `?token=<access token>`; a
-//! context-bound key or token may then follow only its own context.
+//! Subscriptions are open to anyone unless [`WsConfig::require_auth`] (the
+//! server's default on a non-loopback listener): then the upgrade request must
+//! carry credentials: the auth headers or `Authorization: Bearer <access
+//! token>`, or (for browsers, which cannot set headers on a WebSocket)
+//! `?token=<access token>`; a context-bound key or token may then follow only
+//! its own context.
 //!
 //! [`WsState::close_all`] ends every session with `1001 Going Away` (the
 //! server calls it on shutdown); [`WsState::register_metrics`] exposes open
@@ -41,7 +42,7 @@ use axum::{Json, Router};
 use node::Node;
 use prometheus_client::registry::Registry;
 use serde::Deserialize;
-use server_auth::{AuthError, Authenticator, Principal};
+use server_auth::{AuthError, Authenticator, Principal, Target};
 use server_primitives::admin::ApiErrorResponse;
 use server_primitives::ws::EventGeneration;
 use tokio::sync::watch;
@@ -59,7 +60,9 @@ pub struct WsConfig {
     pub ping_interval: Duration,
     /// Most events replayed for one context on `subscribe` with `since`.
     pub replay_limit: usize,
-    /// Whether connecting needs credentials (default: open, as in the seed).
+    /// Whether connecting needs credentials. The server sets it from the
+    /// listener (open on loopback, as in the seed; required elsewhere) unless
+    /// configured; the default here is open.
     pub require_auth: bool,
 }
 
@@ -142,14 +145,6 @@ fn refuse(status: StatusCode, message: String) -> Response {
         .into_response()
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
-}
-
 /// The caller, when the config requires one.
 fn authenticate(
     state: &WsState,
@@ -159,14 +154,19 @@ fn authenticate(
     if !state.config.require_auth {
         return Ok(None);
     }
+    let now = state.auth.now_ms();
     let principal = match token {
-        Some(token) => state.auth.authenticate_token(token, now_ms()),
+        Some(token) => state.auth.authenticate_token(token, now),
         None => {
             let pairs: Vec<(&str, &[u8])> = headers
                 .iter()
                 .map(|(name, value)| (name.as_str(), value.as_bytes()))
                 .collect();
-            state.auth.authenticate(pairs.iter().copied(), now_ms())
+            let target = Target {
+                method: "GET",
+                path: "/ws",
+            };
+            state.auth.authenticate(pairs.iter().copied(), target, now)
         }
     };
     principal.map(Some)

@@ -7,7 +7,7 @@ use axum::extract::ws::{CloseFrame, close_code};
 use axum::extract::ws::{Message, WebSocket};
 use node::{EventRecord, Node};
 use node_primitives::ContextId;
-use server_auth::Principal;
+use server_auth::{Action, Principal};
 use server_primitives::ws::{
     Command, ContextEvent, EventGeneration, EventPayload, ExecutionEventItem, Request, Response,
     ResponseBody, ResponseResult, SubscriptionReply, WsError,
@@ -155,7 +155,7 @@ impl Session {
                     && let Some(denied) = params
                         .context_ids
                         .iter()
-                        .find(|context| !principal.may_access(context))
+                        .find(|context| principal.authorize(Action::UseContext(**context)).is_err())
                 {
                     return vec![reply(
                         request.id,

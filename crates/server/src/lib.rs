@@ -37,7 +37,7 @@ use std::time::Duration;
 use node::Node;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
-use server_admin::{AdminState, ApiError};
+use server_admin::{AdminConfig, AdminState, ApiError};
 use server_auth::Authenticator;
 use tokio::net::TcpListener;
 
@@ -79,8 +79,12 @@ pub struct ServerConfig {
     /// Whether the unauthenticated `/admin-api/dev/*` and `/jsonrpc/dev`
     /// routes are served.
     pub dev_routes: bool,
-    /// Whether `/ws` needs credentials (default: open, as in the seed).
-    pub ws_require_auth: bool,
+    /// Whether `/ws` needs credentials; when unset, only on a listener that
+    /// is not loopback (a loopback node stays open, as in the seed).
+    pub ws_require_auth: Option<bool>,
+    /// Whether install by URL may reach loopback, private and link-local
+    /// addresses.
+    pub install_allow_private_hosts: bool,
     /// Whether `/metrics` is served (off: `404`).
     pub metrics: bool,
     /// Connection and request limits.
@@ -111,13 +115,21 @@ pub async fn run(
         config.limits.max_calls_in_flight,
     )
     .with_dev_route(config.dev_routes);
-    let admin = AdminState::new(node.clone(), auth.clone(), config.dev_routes)
-        .map_err(|ApiError { message, .. }| std::io::Error::other(message))?;
+    let loopback = listener.local_addr()?.ip().is_loopback();
+    let admin = AdminState::new(
+        node.clone(),
+        auth.clone(),
+        AdminConfig {
+            dev_routes: config.dev_routes,
+            install_allow_private_hosts: config.install_allow_private_hosts,
+        },
+    )
+    .map_err(|ApiError { message, .. }| std::io::Error::other(message))?;
     let ws = server_ws::WsState::new(
         node.clone(),
         auth,
         server_ws::WsConfig {
-            require_auth: config.ws_require_auth,
+            require_auth: config.ws_require_auth.unwrap_or(!loopback),
             max_connections: config.limits.max_ws_connections,
             ..server_ws::WsConfig::default()
         },
@@ -136,7 +148,6 @@ pub async fn run(
     if config.metrics {
         router = router.merge(http::metrics_router(Arc::new(registry)));
     }
-    let loopback = listener.local_addr()?.ip().is_loopback();
     let app = http::layers(
         server_admin::finish(router),
         &config.limits,

@@ -6,11 +6,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signer, SigningKey};
 use server_auth::{eth, near};
+use server_primitives::PublicKey;
 use server_primitives::auth::{
     AddPublicKeyRequest, EthSignatureMetadata, NearSignatureMetadata, NodeChallenge, Payload,
-    SignatureMessage, SignatureMetadata, WalletMetadata, WalletSignedMessage, WalletType,
+    RequestStamp, SignatureMessage, SignatureMetadata, WalletMetadata, WalletSignedMessage,
+    WalletType,
 };
-use sha2::{Digest, Sha256};
 
 /// A browser's client key (libp2p ed25519), which signs every request.
 #[derive(Debug, Clone)]
@@ -31,12 +32,47 @@ impl ClientKey {
         bs58::encode(bytes).into_string()
     }
 
-    /// The five auth headers for a request, signing SHA-256 of `payload` as the
-    /// SDK's `createAuthHeader` does.
+    /// The ed25519 key inside the client key: the identity a context-bound
+    /// key calls as.
     #[must_use]
-    pub fn auth_headers(&self, payload: &str, context_id: Option<&str>) -> Vec<(String, String)> {
-        let digest = Sha256::digest(payload.as_bytes());
-        let signature = self.0.sign(&digest).to_bytes();
+    pub fn executor(&self) -> PublicKey {
+        PublicKey::from_bytes(self.0.verifying_key().to_bytes())
+    }
+
+    /// The five auth headers for `method path` on node `node`, stamped now.
+    #[must_use]
+    pub fn auth_headers(
+        &self,
+        node: PublicKey,
+        method: &str,
+        path: &str,
+        context_id: Option<&str>,
+    ) -> Vec<(String, String)> {
+        self.auth_headers_at(node, method, path, now_ms() / 1000, context_id)
+    }
+
+    /// The five auth headers for `method path` on node `node`, signing a
+    /// [`RequestStamp`] of `timestamp` (Unix s).
+    ///
+    /// # Panics
+    /// Never: the stamp always serializes.
+    #[must_use]
+    pub fn auth_headers_at(
+        &self,
+        node: PublicKey,
+        method: &str,
+        path: &str,
+        timestamp: u64,
+        context_id: Option<&str>,
+    ) -> Vec<(String, String)> {
+        let stamp = serde_json::to_vec(&RequestStamp {
+            node,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            timestamp,
+        })
+        .expect("a stamp serializes");
+        let signature = self.0.sign(&stamp).to_bytes();
         let mut headers = vec![
             ("wallet_type".to_owned(), r#"{"type":"NEAR"}"#.to_owned()),
             ("signing_key".to_owned(), self.public_key()),
@@ -44,7 +80,7 @@ impl ClientKey {
                 "signature".to_owned(),
                 bs58::encode(signature).into_string(),
             ),
-            ("challenge".to_owned(), bs58::encode(digest).into_string()),
+            ("challenge".to_owned(), bs58::encode(stamp).into_string()),
         ];
         if let Some(context_id) = context_id {
             headers.push(("context_id".to_owned(), context_id.to_owned()));

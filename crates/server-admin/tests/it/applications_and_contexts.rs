@@ -4,21 +4,21 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use test_utils::wallet::ClientKey;
 
-use crate::support::{assert_error, serve};
+use crate::support::{As, NOBODY, assert_error, serve};
 
 #[tokio::test]
 async fn install_create_inspect_and_delete_a_context() {
     let served = serve().await;
     let client = ClientKey::from_seed_byte(0x03);
     served.login(&client).await;
-    let headers = client.auth_headers("admin", None);
+    let headers = As::Client(&client);
 
     let path = test_utils::built_app_path("kv-store");
     let (status, body) = served
         .post(
             "/dev/install-application",
             json!({"path": path, "metadata": [1, 2]}),
-            &[],
+            &NOBODY,
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -30,7 +30,7 @@ async fn install_create_inspect_and_delete_a_context() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"]["apps"][0]["id"], app_id.as_str());
     assert_eq!(body["data"]["apps"][0]["metadata"], json!([1, 2]));
-    let (status, body) = served.get("/applications", &[]).await;
+    let (status, body) = served.get("/applications", &NOBODY).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED);
 
     let (status, body) = served
@@ -50,7 +50,7 @@ async fn install_create_inspect_and_delete_a_context() {
         (status, &body["data"]["context"]),
         (StatusCode::OK, &context)
     );
-    let (status, body) = served.get("/dev/contexts", &[]).await;
+    let (status, body) = served.get("/dev/contexts", &NOBODY).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"]["contexts"].as_array().expect("list").len(), 1);
     let (status, body) = served.get(&format!("/contexts/{id}/users"), &headers).await;
@@ -110,7 +110,7 @@ async fn bad_ids_paths_and_applications_are_typed_errors() {
     let served = serve().await;
     let client = ClientKey::from_seed_byte(0x03);
     served.login(&client).await;
-    let headers = client.auth_headers("admin", None);
+    let headers = As::Client(&client);
 
     for path in [
         "/contexts/not-base58!",
@@ -130,14 +130,14 @@ async fn bad_ids_paths_and_applications_are_typed_errors() {
         assert_error(status, &body, StatusCode::NOT_FOUND);
     }
     let (status, body) = served
-        .post("/dev/contexts", json!({"applicationId": unknown}), &[])
+        .post("/dev/contexts", json!({"applicationId": unknown}), &NOBODY)
         .await;
     assert_error(status, &body, StatusCode::NOT_FOUND);
     let (status, body) = served
         .post(
             "/dev/install-application",
             json!({"path": "/no/such/app.wasm"}),
-            &[],
+            &NOBODY,
         )
         .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST);
@@ -145,7 +145,7 @@ async fn bad_ids_paths_and_applications_are_typed_errors() {
         .post(
             "/dev/install-application",
             json!({"path": "relative.wasm"}),
-            &[],
+            &NOBODY,
         )
         .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST);
@@ -155,12 +155,12 @@ async fn bad_ids_paths_and_applications_are_typed_errors() {
         .post(
             "/dev/install-application",
             json!({"path": not_wasm.path()}),
-            &[],
+            &NOBODY,
         )
         .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST);
     let (status, body) = served
-        .post("/dev/install-application", json!({"metadata": []}), &[])
+        .post("/dev/install-application", json!({"metadata": []}), &NOBODY)
         .await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
 }

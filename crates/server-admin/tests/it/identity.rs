@@ -5,19 +5,19 @@ use serde_json::json;
 use server_primitives::auth::NodeChallenge;
 use test_utils::wallet::{ClientKey, EthWallet};
 
-use crate::support::{assert_error, serve};
+use crate::support::{As, NOBODY, assert_error, serve};
 
 #[tokio::test]
 async fn health_and_error_envelopes() {
     let served = serve().await;
-    let (status, body) = served.get("/health", &[]).await;
+    let (status, body) = served.get("/health", &NOBODY).await;
     assert_eq!(
         (status, body),
         (StatusCode::OK, json!({"data": {"status": "alive"}}))
     );
-    let (status, body) = served.get("/no-such-route", &[]).await;
+    let (status, body) = served.get("/no-such-route", &NOBODY).await;
     assert_error(status, &body, StatusCode::NOT_FOUND);
-    let (status, body) = served.send(Method::DELETE, "/health", None, &[]).await;
+    let (status, body) = served.send(Method::DELETE, "/health", None, &NOBODY).await;
     assert_error(status, &body, StatusCode::METHOD_NOT_ALLOWED);
 
     let url = served.url("/request-challenge");
@@ -39,12 +39,16 @@ async fn health_and_error_envelopes() {
         .expect("sent");
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let (status, body) = served
-        .post("/request-challenge", json!({"contextId": "not-an-id"}), &[])
+        .post(
+            "/request-challenge",
+            json!({"contextId": "not-an-id"}),
+            &NOBODY,
+        )
         .await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
     let big = "x".repeat(100 * 1024);
     let (status, body) = served
-        .post("/request-challenge", json!({"padding": big}), &[])
+        .post("/request-challenge", json!({"padding": big}), &NOBODY)
         .await;
     assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE);
 }
@@ -53,11 +57,11 @@ async fn health_and_error_envelopes() {
 async fn first_login_becomes_root_and_protects_the_node() {
     let served = serve().await;
     let client = ClientKey::from_seed_byte(0x03);
-    let headers = client.auth_headers("GET /did", None);
+    let headers = As::Client(&client);
 
     let (status, body) = served.get("/did", &headers).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED);
-    let (status, body) = served.get("/did", &[]).await;
+    let (status, body) = served.get("/did", &NOBODY).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED);
 
     let (status, body) = served.login(&client).await;
@@ -74,7 +78,7 @@ async fn first_login_becomes_root_and_protects_the_node() {
 
     // A replayed login is refused; another wallet is not root.
     let stranger = ClientKey::from_seed_byte(0x06);
-    let (status, challenge) = served.post("/request-challenge", json!({}), &[]).await;
+    let (status, challenge) = served.post("/request-challenge", json!({}), &NOBODY).await;
     assert_eq!(status, StatusCode::OK);
     let challenge: NodeChallenge =
         serde_json::from_value(challenge["data"].clone()).expect("challenge");
@@ -83,7 +87,7 @@ async fn first_login_becomes_root_and_protects_the_node() {
         .post(
             "/add-client-key",
             serde_json::to_value(&eth).expect("json"),
-            &[],
+            &NOBODY,
         )
         .await;
     assert_error(status, &body, StatusCode::FORBIDDEN);
@@ -109,9 +113,7 @@ async fn first_login_becomes_root_and_protects_the_node() {
     assert_error(status, &body, StatusCode::UNAUTHORIZED);
 
     // An unregistered client key, even signing correctly, is refused.
-    let (status, body) = served
-        .get("/did", &stranger.auth_headers("GET /did", None))
-        .await;
+    let (status, body) = served.get("/did", &As::Client(&stranger)).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED);
 
     let (status, body) = served
@@ -127,7 +129,7 @@ async fn tokens_authenticate_and_rotate() {
     let served = serve().await;
     let client = ClientKey::from_seed_byte(0x03);
     served.login(&client).await;
-    let headers = client.auth_headers("tokens", None);
+    let headers = As::Client(&client);
     let app = served
         .node
         .install_application(&test_utils::built_app("kv-store"), "test", b"")
@@ -136,7 +138,7 @@ async fn tokens_authenticate_and_rotate() {
     let request = json!({"contextId": context.id, "executorPublicKey": member});
 
     let (status, body) = served
-        .post("/generate-jwt-token", request.clone(), &[])
+        .post("/generate-jwt-token", request.clone(), &NOBODY)
         .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED);
     let (status, body) = served.post("/generate-jwt-token", request, &headers).await;
@@ -150,16 +152,31 @@ async fn tokens_authenticate_and_rotate() {
         .expect("refresh")
         .to_owned();
 
-    let bearer = vec![("authorization".to_owned(), format!("Bearer {access}"))];
-    let (status, _) = served.get("/did", &bearer).await;
-    assert_eq!(status, StatusCode::OK);
+    let bearer = As::Headers(vec![(
+        "authorization".to_owned(),
+        format!("Bearer {access}"),
+    )]);
+    let (status, body) = served
+        .get(&format!("/contexts/{}", context.id), &bearer)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = served.get("/did", &bearer).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN);
 
     let (status, body) = served
-        .post("/refresh-jwt-token", json!({"refreshToken": refresh}), &[])
+        .post(
+            "/refresh-jwt-token",
+            json!({"refreshToken": refresh}),
+            &NOBODY,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = served
-        .post("/refresh-jwt-token", json!({"refreshToken": refresh}), &[])
+        .post(
+            "/refresh-jwt-token",
+            json!({"refreshToken": refresh}),
+            &NOBODY,
+        )
         .await;
     assert_error(status, &body, StatusCode::FORBIDDEN);
     let (status, body) = served
@@ -189,7 +206,10 @@ async fn cors_preflights_are_answered_before_auth() {
     let (status, _) = served
         .get(
             "/health",
-            &[("origin".to_owned(), "http://example.test".to_owned())],
+            &As::Headers(vec![(
+                "origin".to_owned(),
+                "http://example.test".to_owned(),
+            )]),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -226,9 +246,12 @@ async fn every_protected_route_refuses_unauthenticated_callers() {
         (Method::GET, format!("/contexts/{id}/client-keys"), None),
         (Method::GET, format!("/contexts/{id}/storage"), None),
     ];
-    let forged = ClientKey::from_seed_byte(0x09).auth_headers("anything", None);
+    let forger = ClientKey::from_seed_byte(0x09);
+    let forged = As::Client(&forger);
     for (method, path, body) in routes {
-        let (status, reply) = served.send(method.clone(), &path, body.clone(), &[]).await;
+        let (status, reply) = served
+            .send(method.clone(), &path, body.clone(), &NOBODY)
+            .await;
         assert_error(status, &reply, StatusCode::UNAUTHORIZED);
         let (status, reply) = served.send(method.clone(), &path, body, &forged).await;
         assert_error(status, &reply, StatusCode::UNAUTHORIZED);
@@ -245,7 +268,9 @@ async fn every_protected_route_refuses_unauthenticated_callers() {
 async fn login_bodies_of_the_wrong_shape_are_422() {
     let served = serve().await;
     for path in ["/add-client-key", "/refresh-jwt-token"] {
-        let (status, body) = served.post(path, json!({"walletSignature": 5}), &[]).await;
+        let (status, body) = served
+            .post(path, json!({"walletSignature": 5}), &NOBODY)
+            .await;
         assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
     }
     let unknown = "9YxHobM9hKQFzHHjg3FDtXmCreJWS7Epe1gG1t4jodi";
@@ -254,7 +279,7 @@ async fn login_bodies_of_the_wrong_shape_are_422() {
     let (status, body) = served
         .get(
             &format!("/contexts/{unknown}/client-keys"),
-            &client.auth_headers("x", None),
+            &As::Client(&client),
         )
         .await;
     assert_error(status, &body, StatusCode::NOT_FOUND);

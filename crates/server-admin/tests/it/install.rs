@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use test_utils::wallet::ClientKey;
 
-use crate::support::{Served, assert_error, serve, serve_with};
+use crate::support::{As, NOBODY, Served, assert_error, serve, serve_with};
 
 /// Serves the kv-store app at `/app.wasm` on loopback; stops with the test.
 async fn file_server() -> String {
@@ -22,22 +22,23 @@ async fn file_server() -> String {
     format!("http://{address}")
 }
 
-async fn logged_in(served: &Served) -> Vec<(String, String)> {
+async fn logged_in(served: &Served) -> ClientKey {
     let client = ClientKey::from_seed_byte(0x03);
     served.login(&client).await;
-    client.auth_headers("install", None)
+    client
 }
 
 #[tokio::test]
 async fn installs_by_url_when_the_hash_matches() {
     let served = serve().await;
-    let headers = logged_in(&served).await;
+    let client = logged_in(&served).await;
+    let headers = As::Client(&client);
     let base = file_server().await;
     let hash = Hash::digest(test_utils::built_app("kv-store"));
     let request = json!({"url": format!("{base}/app.wasm"), "hash": hash, "metadata": [7]});
 
     let (status, body) = served
-        .post("/install-application", request.clone(), &[])
+        .post("/install-application", request.clone(), &NOBODY)
         .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED);
     let (status, body) = served.post("/install-application", request, &headers).await;
@@ -53,7 +54,8 @@ async fn installs_by_url_when_the_hash_matches() {
 #[tokio::test]
 async fn a_mismatch_or_a_failed_download_installs_nothing() {
     let served = serve().await;
-    let headers = logged_in(&served).await;
+    let client = logged_in(&served).await;
+    let headers = As::Client(&client);
     let base = file_server().await;
     let wrong = Hash::digest(b"something else");
     let (status, body) = served
@@ -108,7 +110,8 @@ async fn downloads_over_the_size_cap_are_refused() {
         },
     )
     .await;
-    let headers = logged_in(&served).await;
+    let client = logged_in(&served).await;
+    let headers = As::Client(&client);
     let base = file_server().await;
     let (status, body) = served
         .post(
@@ -122,7 +125,7 @@ async fn downloads_over_the_size_cap_are_refused() {
         .post(
             "/dev/install-application",
             json!({"path": test_utils::built_app_path("kv-store")}),
-            &[],
+            &NOBODY,
         )
         .await;
     assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE);
@@ -132,9 +135,9 @@ async fn downloads_over_the_size_cap_are_refused() {
 async fn dev_routes_can_be_turned_off() {
     let served = serve_with(false, NodeConfig::default()).await;
     for path in ["/dev/applications", "/dev/contexts"] {
-        let (status, body) = served.get(path, &[]).await;
+        let (status, body) = served.get(path, &NOBODY).await;
         assert_error(status, &body, StatusCode::NOT_FOUND);
     }
-    let (status, _) = served.get("/health", &[]).await;
+    let (status, _) = served.get("/health", &NOBODY).await;
     assert_eq!(status, StatusCode::OK);
 }

@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use test_utils::wallet::ClientKey;
 
-use crate::support::serve;
+use crate::support::{As, NOBODY, serve};
 
 /// Resolves `$ref`s within the document.
 fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
@@ -109,7 +109,7 @@ fn response_schema<'a>(doc: &'a Value, path: &str, method: &str, status: u16) ->
 #[tokio::test]
 async fn the_document_describes_every_route_and_the_live_responses() {
     let served = serve().await;
-    let (status, doc) = served.get("/openapi.json", &[]).await;
+    let (status, doc) = served.get("/openapi.json", &NOBODY).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         doc["openapi"].as_str().expect("version").starts_with("3.1"),
@@ -145,21 +145,24 @@ async fn the_document_describes_every_route_and_the_live_responses() {
 
     let client = ClientKey::from_seed_byte(0x03);
     served.login(&client).await;
-    let headers = client.auth_headers("openapi", None);
+    let headers = As::Client(&client);
     let path = test_utils::built_app_path("kv-store");
     let mut live: Vec<(&str, &str, Value)> = Vec::new();
     live.push((
         "/admin-api/health",
         "get",
-        served.get("/health", &[]).await.1,
+        served.get("/health", &NOBODY).await.1,
     ));
     live.push((
         "/admin-api/request-challenge",
         "post",
-        served.post("/request-challenge", json!({}), &[]).await.1,
+        served
+            .post("/request-challenge", json!({}), &NOBODY)
+            .await
+            .1,
     ));
     let installed = served
-        .post("/dev/install-application", json!({"path": path}), &[])
+        .post("/dev/install-application", json!({"path": path}), &NOBODY)
         .await
         .1;
     let app = installed["data"]["applicationId"].clone();
@@ -232,7 +235,7 @@ async fn the_document_describes_every_route_and_the_live_responses() {
             .unwrap_or_else(|err| panic!("{err}\n{body}"));
     }
     // Error bodies fit the documented error schema too.
-    let (status, body) = served.get("/did", &[]).await;
+    let (status, body) = served.get("/did", &NOBODY).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     check(
         &doc,

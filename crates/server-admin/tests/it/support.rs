@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use node::{Node, NodeConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use server_admin::{AdminState, load_authenticator, router};
-use server_auth::AuthConfig;
+use server_admin::{AdminConfig, AdminState, load_authenticator, router};
+use server_auth::{AuthConfig, Authenticator};
 use server_primitives::auth::NodeChallenge;
 use tempfile::TempDir;
 use test_utils::wallet::{ClientKey, NearWallet};
@@ -16,19 +16,45 @@ use test_utils::wallet::{ClientKey, NearWallet};
 pub struct Served {
     pub address: SocketAddr,
     pub node: Node,
+    pub auth: Authenticator,
     pub http: reqwest::Client,
     _home: TempDir,
 }
+
+/// Who sends a request.
+pub enum As<'a> {
+    /// No credentials.
+    Nobody,
+    /// A client key, signing a stamp for each request.
+    Client(&'a ClientKey),
+    /// These headers as they are.
+    Headers(Vec<(String, String)>),
+}
+
+/// No credentials.
+pub const NOBODY: As<'static> = As::Nobody;
 
 pub async fn serve() -> Served {
     serve_with(true, NodeConfig::default()).await
 }
 
 pub async fn serve_with(dev_routes: bool, config: NodeConfig) -> Served {
+    // The tests' download servers listen on loopback.
+    serve_configured(
+        AdminConfig {
+            dev_routes,
+            install_allow_private_hosts: true,
+        },
+        config,
+    )
+    .await
+}
+
+pub async fn serve_configured(admin: AdminConfig, config: NodeConfig) -> Served {
     let home = tempfile::tempdir().expect("temp dir");
     let node = Node::open(home.path().join("node.redb"), config).expect("node");
     let auth = load_authenticator(&node, AuthConfig::default()).expect("auth");
-    let app = router(AdminState::new(node.clone(), auth, dev_routes).expect("state"));
+    let app = router(AdminState::new(node.clone(), auth.clone(), admin).expect("state"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -37,6 +63,7 @@ pub async fn serve_with(dev_routes: bool, config: NodeConfig) -> Served {
     Served {
         address,
         node,
+        auth,
         http: reqwest::Client::new(),
         _home: home,
     }
@@ -47,16 +74,31 @@ impl Served {
         format!("http://{}/admin-api{path}", self.address)
     }
 
+    /// The headers `who` sends with `method path`.
+    pub fn headers(&self, who: &As<'_>, method: &Method, path: &str) -> Vec<(String, String)> {
+        match who {
+            As::Nobody => Vec::new(),
+            As::Client(client) => client.auth_headers(
+                self.auth.identity().public_key(),
+                method.as_str(),
+                &format!("/admin-api{}", path.split('?').next().unwrap_or(path)),
+                None,
+            ),
+            As::Headers(headers) => headers.clone(),
+        }
+    }
+
     /// Sends a request; returns the status and the JSON body.
     pub async fn send(
         &self,
         method: Method,
         path: &str,
         body: Option<Value>,
-        headers: &[(String, String)],
+        who: &As<'_>,
     ) -> (StatusCode, Value) {
+        let headers = self.headers(who, &method, path);
         let mut request = self.http.request(method, self.url(path));
-        for (name, value) in headers {
+        for (name, value) in &headers {
             request = request.header(name.as_str(), value.as_str());
         }
         if let Some(body) = body {
@@ -70,23 +112,18 @@ impl Served {
         (status, json)
     }
 
-    pub async fn get(&self, path: &str, headers: &[(String, String)]) -> (StatusCode, Value) {
-        self.send(Method::GET, path, None, headers).await
+    pub async fn get(&self, path: &str, who: &As<'_>) -> (StatusCode, Value) {
+        self.send(Method::GET, path, None, who).await
     }
 
-    pub async fn post(
-        &self,
-        path: &str,
-        body: Value,
-        headers: &[(String, String)],
-    ) -> (StatusCode, Value) {
-        self.send(Method::POST, path, Some(body), headers).await
+    pub async fn post(&self, path: &str, body: Value, who: &As<'_>) -> (StatusCode, Value) {
+        self.send(Method::POST, path, Some(body), who).await
     }
 
     /// Logs in with the vectors' NEAR wallet and registers `client`.
     pub async fn login(&self, client: &ClientKey) -> (StatusCode, Value) {
         let (status, challenge) = self
-            .post("/request-challenge", serde_json::json!({}), &[])
+            .post("/request-challenge", serde_json::json!({}), &NOBODY)
             .await;
         assert_eq!(status, StatusCode::OK, "{challenge}");
         let challenge: NodeChallenge =
@@ -95,7 +132,7 @@ impl Served {
         self.post(
             "/add-client-key",
             serde_json::to_value(body).expect("json"),
-            &[],
+            &NOBODY,
         )
         .await
     }

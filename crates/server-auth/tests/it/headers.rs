@@ -61,12 +61,20 @@ fn signed(
     .expect("serializes");
     let mut headers = vec![
         ("wallet_type".to_owned(), br#"{"type":"NEAR"}"#.to_vec()),
-        ("signing_key".to_owned(), bs58::encode(public).into_string().into_bytes()),
+        (
+            "signing_key".to_owned(),
+            bs58::encode(public).into_string().into_bytes(),
+        ),
         (
             "signature".to_owned(),
-            bs58::encode(key.sign(&stamp).to_bytes()).into_string().into_bytes(),
+            bs58::encode(key.sign(&stamp).to_bytes())
+                .into_string()
+                .into_bytes(),
         ),
-        ("challenge".to_owned(), bs58::encode(stamp).into_string().into_bytes()),
+        (
+            "challenge".to_owned(),
+            bs58::encode(stamp).into_string().into_bytes(),
+        ),
     ];
     if let Some(context) = context {
         headers.push(("context_id".to_owned(), context.as_bytes().to_vec()));

@@ -33,11 +33,7 @@ fn bearer(token: &str) -> Vec<(String, Vec<u8>)> {
     )]
 }
 
-fn authenticate(
-    auth: &Authenticator,
-    token: &str,
-    now: u64,
-) -> Result<Principal, AuthError> {
+fn authenticate(auth: &Authenticator, token: &str, now: u64) -> Result<Principal, AuthError> {
     let headers = bearer(token);
     auth.authenticate(
         headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())),
@@ -50,7 +46,9 @@ fn authenticate(
 fn an_access_token_authenticates_until_it_expires() {
     let (auth, key) = logged_in();
     let (ctx, executor) = ids();
-    let pair = auth.issue_tokens(&key, ctx, executor, at(0)).expect("issued");
+    let pair = auth
+        .issue_tokens(&key, ctx, executor, at(0))
+        .expect("issued");
     let principal = authenticate(&auth, &pair.access_token, at(3_599)).expect("valid");
     assert_eq!(
         principal,
@@ -75,7 +73,9 @@ fn an_access_token_authenticates_until_it_expires() {
 fn refresh_tokens_and_tampered_tokens_do_not_authenticate() {
     let (auth, key) = logged_in();
     let (ctx, executor) = ids();
-    let pair = auth.issue_tokens(&key, ctx, executor, at(0)).expect("issued");
+    let pair = auth
+        .issue_tokens(&key, ctx, executor, at(0))
+        .expect("issued");
     assert_eq!(
         authenticate(&auth, &pair.refresh_token, at(1)),
         Err(AuthError::Unauthorized("wrong token type"))
@@ -114,7 +114,9 @@ fn refresh_tokens_and_tampered_tokens_do_not_authenticate() {
 fn refresh_rotates_and_an_old_refresh_token_is_refused() {
     let (auth, key) = logged_in();
     let (ctx, executor) = ids();
-    let first = auth.issue_tokens(&key, ctx, executor, at(0)).expect("issued");
+    let first = auth
+        .issue_tokens(&key, ctx, executor, at(0))
+        .expect("issued");
     let second = auth
         .refresh_tokens(&first.refresh_token, at(10))
         .expect("rotated");
@@ -137,7 +139,9 @@ fn refresh_rotates_and_an_old_refresh_token_is_refused() {
 fn an_expired_refresh_token_is_refused() {
     let (auth, key) = logged_in();
     let (ctx, executor) = ids();
-    let pair = auth.issue_tokens(&key, ctx, executor, at(0)).expect("issued");
+    let pair = auth
+        .issue_tokens(&key, ctx, executor, at(0))
+        .expect("issued");
     let thirty_days = 30 * 24 * 60 * 60;
     assert_eq!(
         auth.refresh_tokens(&pair.refresh_token, at(thirty_days)),
@@ -149,7 +153,9 @@ fn an_expired_refresh_token_is_refused() {
 fn tokens_die_with_the_keys_they_were_minted_under() {
     let (auth, key) = logged_in();
     let (ctx, executor) = ids();
-    let pair = auth.issue_tokens(&key, ctx, executor, at(0)).expect("issued");
+    let pair = auth
+        .issue_tokens(&key, ctx, executor, at(0))
+        .expect("issued");
     assert!(authenticate(&auth, &pair.access_token, at(1)).is_ok());
     auth.delete_keys().expect("deleted");
     assert_eq!(
@@ -165,7 +171,9 @@ fn tokens_die_with_the_keys_they_were_minted_under() {
 fn deleting_one_client_key_revokes_its_tokens_only() {
     let (auth, key) = logged_in();
     let (ctx, executor) = ids();
-    let pair = auth.issue_tokens(&key, ctx, executor, at(0)).expect("issued");
+    let pair = auth
+        .issue_tokens(&key, ctx, executor, at(0))
+        .expect("issued");
     assert_eq!(
         auth.delete_client_key("4XTTMunknown"),
         Err(AuthError::UnknownKey("4XTTMunknown".into()))
@@ -190,7 +198,9 @@ fn deleting_one_client_key_revokes_its_tokens_only() {
 fn deleting_keys_revokes_refresh_tokens() {
     let (auth, key) = logged_in();
     let (ctx, executor) = ids();
-    let pair = auth.issue_tokens(&key, ctx, executor, at(0)).expect("issued");
+    let pair = auth
+        .issue_tokens(&key, ctx, executor, at(0))
+        .expect("issued");
     auth.delete_keys().expect("deleted");
     assert!(auth.refresh_tokens(&pair.refresh_token, at(1)).is_err());
 }
