@@ -72,6 +72,7 @@ fn main() {
     let node = Node::open(dir.path().join("node.redb"), NodeConfig::default()).expect("node");
     let auth = server_admin::load_authenticator(&node, AuthConfig::default()).expect("auth");
     let client = test_utils::wallet::log_in(&auth);
+    let node_id = auth.identity().public_key();
     let app = node
         .install_application(&test_utils::built_app("kv-store"), "bench", b"")
         .expect("installs");
@@ -115,7 +116,7 @@ fn main() {
         let http = reqwest::Client::new();
         let dev = format!("http://{address}/jsonrpc/dev");
         let signed = format!("http://{address}/jsonrpc");
-        let headers = client.auth_headers("bench", None);
+        let headers = client.auth_headers(node_id, "POST", "/jsonrpc", None);
         let query = move || call("query", context, "get", json!({"key": "k"}));
 
         send_all(&http, &dev, &[], (0..100).map(|_| query())).await;

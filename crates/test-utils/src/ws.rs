@@ -28,6 +28,31 @@ pub async fn connect(url: &str) -> Client {
         .0
 }
 
+/// Connects to `url` with extra request `headers`; the HTTP status when the
+/// server refuses the upgrade.
+///
+/// # Panics
+/// When the connection fails for another reason.
+pub async fn connect_with(url: &str, headers: &[(String, String)]) -> Result<Client, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+
+    let mut request = url.into_client_request().expect("a ws:// url");
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            HeaderName::from_bytes(name.as_bytes()).expect("a header name"),
+            HeaderValue::from_str(value).expect("a header value"),
+        );
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((client, _)) => Ok(client),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Err(response.status().as_u16())
+        }
+        Err(err) => panic!("connecting to {url}: {err}"),
+    }
+}
+
 /// Sends `value` as one text frame.
 ///
 /// # Panics

@@ -83,7 +83,12 @@ async fn run_login_install_create_stop_and_restart() {
     let api = |path: &str| format!("{}/admin-api{path}", running.base);
 
     let (status, body) = call(&http, reqwest::Method::GET, api("/health"), None, &[]).await;
-    assert_eq!((status, body), (200, json!({"data": {"status": "alive"}})));
+    assert_eq!(
+        (status, body["data"]["status"].clone()),
+        (200, json!("alive"))
+    );
+    let node_id: server_primitives::PublicKey =
+        serde_json::from_value(body["data"]["nodeId"].clone()).expect("the node's id");
 
     let client = ClientKey::from_seed_byte(0x03);
     let (_, challenge) = call(
@@ -106,7 +111,7 @@ async fn run_login_install_create_stop_and_restart() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let headers = client.auth_headers("e2e", None);
+    let signed = |method: &str, path: &str| client.auth_headers(node_id, method, path, None);
 
     let path = test_utils::built_app_path("kv-store");
     let (status, body) = call(
@@ -124,7 +129,7 @@ async fn run_login_install_create_stop_and_restart() {
         reqwest::Method::POST,
         api("/contexts"),
         Some(json!({"applicationId": app})),
-        &headers,
+        &signed("POST", "/admin-api/contexts"),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -146,7 +151,7 @@ async fn run_login_install_create_stop_and_restart() {
         reqwest::Method::POST,
         rpc.clone(),
         Some(set),
-        &headers,
+        &signed("POST", "/jsonrpc"),
     )
     .await;
     assert_eq!(
@@ -189,7 +194,7 @@ async fn run_login_install_create_stop_and_restart() {
         reqwest::Method::GET,
         api(&format!("/contexts/{id}")),
         None,
-        &headers,
+        &signed("GET", &format!("/admin-api/contexts/{id}")),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -205,7 +210,7 @@ async fn run_login_install_create_stop_and_restart() {
         reqwest::Method::POST,
         format!("{}/jsonrpc", running.base),
         Some(get.clone()),
-        &headers,
+        &signed("POST", "/jsonrpc"),
     )
     .await;
     assert_eq!((status, body), (200, kept.clone()));

@@ -11,9 +11,13 @@ use crate::support::{As, NOBODY, assert_error, serve};
 async fn health_and_error_envelopes() {
     let served = serve().await;
     let (status, body) = served.get("/health", &NOBODY).await;
+    let node_id = served.auth.identity().public_key().to_string();
     assert_eq!(
         (status, body),
-        (StatusCode::OK, json!({"data": {"status": "alive"}}))
+        (
+            StatusCode::OK,
+            json!({"data": {"status": "alive", "nodeId": node_id}})
+        )
     );
     let (status, body) = served.get("/no-such-route", &NOBODY).await;
     assert_error(status, &body, StatusCode::NOT_FOUND);

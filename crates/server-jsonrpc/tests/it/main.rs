@@ -44,6 +44,8 @@ struct Served {
     auth: Authenticator,
     http: reqwest::Client,
     headers: Vec<(String, String)>,
+    /// The administrator's client key.
+    client: ClientKey,
     _home: TempDir,
 }
 
@@ -56,6 +58,7 @@ async fn serve_with(max_in_flight: usize, dev_route: bool) -> Served {
     let node = Node::open(home.path().join("node.redb"), NodeConfig::default()).expect("node");
     let auth = server_admin::load_authenticator(&node, AuthConfig::default()).expect("auth");
     let client = test_utils::wallet::log_in(&auth);
+    let headers = client.auth_headers(auth.identity().public_key(), "POST", "/jsonrpc", None);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -69,7 +72,8 @@ async fn serve_with(max_in_flight: usize, dev_route: bool) -> Served {
         node,
         auth,
         http: reqwest::Client::new(),
-        headers: client.auth_headers("jsonrpc", None),
+        headers,
+        client,
         _home: home,
     }
 }
@@ -294,7 +298,12 @@ async fn every_error_type_is_reachable() {
         .expect("context");
     let token = served
         .auth
-        .issue_tokens(members.id, members.members[0], now())
+        .issue_tokens(
+            &served.client.public_key(),
+            members.id,
+            members.members[0],
+            now(),
+        )
         .expect("tokens")
         .access_token;
     let bearer = vec![("authorization".to_owned(), format!("Bearer {token}"))];
@@ -321,7 +330,12 @@ async fn auth_and_size_limits() {
         (status, body["error"]["code"].clone()),
         (StatusCode::UNAUTHORIZED, json!(401))
     );
-    let stranger = ClientKey::from_seed_byte(0x09).auth_headers("jsonrpc", None);
+    let stranger = ClientKey::from_seed_byte(0x09).auth_headers(
+        served.auth.identity().public_key(),
+        "POST",
+        "/jsonrpc",
+        None,
+    );
     let (status, _) = served.raw(call.clone(), &stranger).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
@@ -333,7 +347,7 @@ async fn auth_and_size_limits() {
         .members[0];
     let token = served
         .auth
-        .issue_tokens(kv, member, now())
+        .issue_tokens(&served.client.public_key(), kv, member, now())
         .expect("tokens")
         .access_token;
     let bearer = vec![("authorization".to_owned(), format!("Bearer {token}"))];
@@ -345,7 +359,12 @@ async fn auth_and_size_limits() {
     // An access token past its hour: the text client SDKs refresh on.
     let stale = served
         .auth
-        .issue_tokens(kv, member, now() - 2 * 60 * 60 * 1000)
+        .issue_tokens(
+            &served.client.public_key(),
+            kv,
+            member,
+            now() - 2 * 60 * 60 * 1000,
+        )
         .expect("tokens")
         .access_token;
     let bearer = vec![("authorization".to_owned(), format!("Bearer {stale}"))];

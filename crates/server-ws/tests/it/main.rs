@@ -332,9 +332,10 @@ async fn credentials_are_required_when_configured() {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970")
         .as_millis() as u64;
+    let admin = test_utils::wallet::log_in(&served.auth);
     let token = served
         .auth
-        .issue_tokens(mine, member, now)
+        .issue_tokens(&admin.public_key(), mine, member, now)
         .expect("tokens")
         .access_token;
     assert!(

@@ -2,6 +2,7 @@
 //! metrics it reports, its connection and read limits, request ids, the
 //! dev-route guard, graceful shutdown, and arbitrary bodies (`hostile`).
 
+mod authorization;
 mod hostile;
 
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 struct Served {
     address: SocketAddr,
     node: Node,
+    auth: server_auth::Authenticator,
     headers: Vec<(String, String)>,
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
@@ -33,19 +35,24 @@ struct Served {
 }
 
 async fn serve(config: ServerConfig) -> Served {
+    serve_on("127.0.0.1:0", config).await
+}
+
+/// Serves on `listen`; the test talks to it on loopback.
+async fn serve_on(listen: &str, config: ServerConfig) -> Served {
     let home = tempfile::tempdir().expect("temp dir");
     let node = Node::open(home.path().join("node.redb"), NodeConfig::default()).expect("node");
     let auth = server_admin::load_authenticator(&node, AuthConfig::default()).expect("auth");
     let client = test_utils::wallet::log_in(&auth);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
+    let headers = client.auth_headers(auth.identity().public_key(), "POST", "/jsonrpc", None);
+    let listener = tokio::net::TcpListener::bind(listen).await.expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(server::run(
         listener,
         node.clone(),
-        auth,
+        auth.clone(),
         config,
         async move {
             let _ = stopped.await;
@@ -54,7 +61,8 @@ async fn serve(config: ServerConfig) -> Served {
     Served {
         address,
         node,
-        headers: client.auth_headers("jsonrpc", None),
+        auth,
+        headers,
         stop: Some(stop),
         server,
         http: reqwest::Client::new(),
