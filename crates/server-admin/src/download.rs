@@ -150,7 +150,8 @@ impl Downloads {
     /// A client that reaches public addresses only, or any with `allow_private`.
     pub(crate) fn new(allow_private: bool) -> Result<Self, ApiError> {
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
+            // `previous` holds the first URL and every redirect followed so far.
+            if attempt.previous().len() > MAX_REDIRECTS {
                 return attempt.error(Refused(format!("more than {MAX_REDIRECTS} redirects")));
             }
             let downgrade = attempt.url().scheme() == "http"

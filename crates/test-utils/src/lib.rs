@@ -4,8 +4,10 @@
 //! It grows with the crates it serves; today it locates the workspace and the
 //! example apps that `cargo xtask build-apps` builds, and signs wallet logins
 //! and auth headers with the keys of the known-answer vectors ([`wallet`]),
-//! and talks to `/ws` with deadlines on every read ([`ws`]).
+//! and talks to `/ws` with deadlines on every read ([`ws`]), and a clock
+//! tests move by hand ([`clock`]).
 
+pub mod clock;
 pub mod wallet;
 pub mod ws;
 

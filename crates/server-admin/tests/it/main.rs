@@ -2,6 +2,7 @@
 //! real node on a temp home, logging in with real wallet signatures.
 
 mod applications_and_contexts;
+mod authorization;
 mod identity;
 mod install;
 mod openapi;

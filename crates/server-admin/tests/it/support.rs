@@ -1,6 +1,7 @@
 //! A served admin API and a client for it.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use node::{Node, NodeConfig};
 use reqwest::{Method, StatusCode};
@@ -9,6 +10,7 @@ use server_admin::{AdminConfig, AdminState, load_authenticator, router};
 use server_auth::{AuthConfig, Authenticator};
 use server_primitives::auth::NodeChallenge;
 use tempfile::TempDir;
+use test_utils::clock::ManualClock;
 use test_utils::wallet::{ClientKey, NearWallet};
 
 /// A node serving the admin API on `127.0.0.1:<random port>`; the server stops
@@ -17,6 +19,8 @@ pub struct Served {
     pub address: SocketAddr,
     pub node: Node,
     pub auth: Authenticator,
+    /// The authenticator's clock, which tests move.
+    pub clock: ManualClock,
     pub http: reqwest::Client,
     _home: TempDir,
 }
@@ -53,7 +57,10 @@ pub async fn serve_with(dev_routes: bool, config: NodeConfig) -> Served {
 pub async fn serve_configured(admin: AdminConfig, config: NodeConfig) -> Served {
     let home = tempfile::tempdir().expect("temp dir");
     let node = Node::open(home.path().join("node.redb"), config).expect("node");
-    let auth = load_authenticator(&node, AuthConfig::default()).expect("auth");
+    let clock = ManualClock::now();
+    let auth = load_authenticator(&node, AuthConfig::default())
+        .expect("auth")
+        .with_clock(Arc::new(clock.clone()));
     let app = router(AdminState::new(node.clone(), auth.clone(), admin).expect("state"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -64,6 +71,7 @@ pub async fn serve_configured(admin: AdminConfig, config: NodeConfig) -> Served 
         address,
         node,
         auth,
+        clock,
         http: reqwest::Client::new(),
         _home: home,
     }
@@ -78,10 +86,11 @@ impl Served {
     pub fn headers(&self, who: &As<'_>, method: &Method, path: &str) -> Vec<(String, String)> {
         match who {
             As::Nobody => Vec::new(),
-            As::Client(client) => client.auth_headers(
+            As::Client(client) => client.auth_headers_at(
                 self.auth.identity().public_key(),
                 method.as_str(),
                 &format!("/admin-api{}", path.split('?').next().unwrap_or(path)),
+                self.clock.secs(),
                 None,
             ),
             As::Headers(headers) => headers.clone(),
@@ -122,8 +131,21 @@ impl Served {
 
     /// Logs in with the vectors' NEAR wallet and registers `client`.
     pub async fn login(&self, client: &ClientKey) -> (StatusCode, Value) {
+        self.login_for(client, None).await
+    }
+
+    /// Logs in with the vectors' NEAR wallet and registers `client` for `context`.
+    pub async fn login_for(
+        &self,
+        client: &ClientKey,
+        context: Option<node_primitives::ContextId>,
+    ) -> (StatusCode, Value) {
         let (status, challenge) = self
-            .post("/request-challenge", serde_json::json!({}), &NOBODY)
+            .post(
+                "/request-challenge",
+                serde_json::json!({"contextId": context}),
+                &NOBODY,
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{challenge}");
         let challenge: NodeChallenge =

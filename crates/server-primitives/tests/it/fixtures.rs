@@ -129,6 +129,7 @@ fn valid() -> Vec<(&'static str, Check)> {
         ),
         ("auth/jwt_claims_access.json", round_trip::<JwtClaims>),
         ("auth/jwt_claims_refresh.json", round_trip::<JwtClaims>),
+        ("auth/request_stamp.json", round_trip::<RequestStamp>),
         ("jsonrpc/query_request.json", round_trip::<jsonrpc::Request>),
         (
             "jsonrpc/mutate_request.json",
