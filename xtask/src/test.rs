@@ -1,9 +1,10 @@
 //! `cargo xtask test`: every check and test of the project, in one command.
 //!
-//! Order: formatting, layering, the example apps (the tests load them), then
-//! clippy and docs with warnings denied (skipped with `--quick`), and last the
-//! whole test suite, whose totals close the output as one line
-//! `tests: N passed, N failed, N skipped`.
+//! Order: formatting, layering, the example apps (the tests load them), the
+//! public JS client SDK the server's tests drive (`npm ci` in
+//! `crates/server/tests/js-sdk`, once), then clippy and docs with warnings
+//! denied (skipped with `--quick`), and last the whole test suite, whose
+//! totals close the output as one line `tests: N passed, N failed, N skipped`.
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -23,6 +24,7 @@ pub fn run(args: &[String]) -> Result<()> {
     shell::run(shell::cargo().args(["fmt", "--all", "--check"]))?;
     layering::run(&[])?;
     build_apps::run(&[])?;
+    install_js_sdk()?;
     if !quick {
         shell::run(shell::cargo().args([
             "clippy",
@@ -39,6 +41,28 @@ pub fn run(args: &[String]) -> Result<()> {
         )?;
     }
     run_tests()
+}
+
+/// Where the server's tests keep the public JS client SDK they drive.
+pub const JS_SDK: &str = "crates/server/tests/js-sdk";
+
+/// Installs the JS client SDK from its lock file, unless it already is.
+fn install_js_sdk() -> Result<()> {
+    let dir = shell::root().join(JS_SDK);
+    if dir.join("node_modules/.package-lock.json").exists() {
+        return Ok(());
+    }
+    if !shell::on_path("npm") || !shell::on_path("node") {
+        bail!(
+            "the server's tests drive the JS client SDK with Node.js: install node and npm \
+             (Debian: apt-get install -y nodejs npm), then run `cargo xtask test` again"
+        );
+    }
+    shell::run(
+        std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir),
+    )
 }
 
 /// Runs `cargo test --workspace`, echoing its output and adding up its results.

@@ -18,7 +18,7 @@ use crate::{BlobStore, CallError, Fetch, InstallError, Limits, Outcome, Storage,
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Instances that may run at once (pooling allocator slots).
-const MAX_CONCURRENT_INSTANCES: u32 = 128;
+pub const MAX_CONCURRENT_INSTANCES: u32 = 128;
 
 /// Whether a call may change state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

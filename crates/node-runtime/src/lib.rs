@@ -22,7 +22,9 @@ mod imports;
 mod limits;
 mod outcome;
 
-pub use engine::{Call, CompiledModule, Mode, Runtime, is_reserved_method};
+pub use engine::{
+    Call, CompiledModule, MAX_CONCURRENT_INSTANCES, Mode, Runtime, is_reserved_method,
+};
 pub use error::{CallError, HostError, InstallError, TrapKind};
 pub use host::{Environment, SystemEnvironment};
 pub use limits::Limits;

@@ -11,8 +11,9 @@
 //! - every committed mutation is published on the event bus with its
 //!   per-context sequence number, after it is durable.
 //!
-//! The API is blocking (wasm runs on the caller's thread); async callers use
-//! `spawn_blocking`.
+//! The API is blocking (wasm runs on the caller's thread); async callers go
+//! through [`Node::run_blocking`], which admits at most as many at once as
+//! the runtime has instance slots, in arrival order.
 
 mod committer;
 mod config;

@@ -13,7 +13,7 @@ use node_store::{
 };
 use prometheus_client::registry::Registry;
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{Semaphore, broadcast};
 
 use crate::committer::Committer;
 use crate::metrics::NodeMetrics;
@@ -49,6 +49,8 @@ struct Inner {
     compilations: AtomicU64,
     fetch: Option<Arc<dyn node_runtime::Fetch>>,
     metrics: NodeMetrics,
+    /// Admission to blocking work: one permit per wasm instance slot.
+    slots: Arc<Semaphore>,
 }
 
 fn now_ms() -> u64 {
@@ -110,8 +112,42 @@ impl Node {
                 compilations: AtomicU64::new(0),
                 fetch,
                 metrics,
+                slots: Arc::new(Semaphore::new(
+                    node_runtime::MAX_CONCURRENT_INSTANCES as usize,
+                )),
             }),
         })
+    }
+
+    /// Runs blocking node work (calls, commits, key updates) off the async
+    /// threads: the one way async code reaches the node's blocking API. At
+    /// most as many run at once as the wasm runtime has instance slots; the
+    /// others wait their turn, first come, first served.
+    ///
+    /// # Errors
+    /// `work`'s error, or [`NodeError::Internal`] if the work panicked.
+    pub async fn run_blocking<T, E>(
+        &self,
+        work: impl FnOnce(&Node) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<NodeError> + Send + 'static,
+    {
+        let permit = self
+            .inner
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| NodeError::Internal("the node is shutting down".into()))?;
+        let node = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _slot = permit;
+            work(&node)
+        })
+        .await
+        .map_err(|err| NodeError::Internal(format!("blocking work failed: {err}")))?
     }
 
     /// The node's settings.

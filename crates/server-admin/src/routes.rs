@@ -71,13 +71,13 @@ fn ok<T>(data: T) -> Reply<T> {
     Ok(Json(ApiResponse::new(data)))
 }
 
-/// Runs blocking node work off the async threads.
+/// Runs blocking node and auth work through the node's one blocking boundary.
 async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    state: AdminState,
+    work: impl FnOnce(AdminState) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(ApiError::internal)?
+    let node = state.node.clone();
+    node.run_blocking(move |_| work(state)).await
 }
 
 /// The admin API on its own: [`routes`] with [`finish`].
@@ -234,7 +234,7 @@ async fn add_client_key(
     State(state): State<AdminState>,
     Body(body): Body<AddPublicKeyRequest>,
 ) -> Reply<&'static str> {
-    blocking(move || {
+    blocking(state, move |state| {
         // A key registered for a context calls as the ed25519 key inside it,
         // which becomes a member of that context.
         let member = match body.context_id {
@@ -261,7 +261,10 @@ async fn add_root_key(
     _admin: Admin,
     Body(body): Body<AddPublicKeyRequest>,
 ) -> Reply<&'static str> {
-    blocking(move || Ok(state.auth.add_root_key(&body, state.auth.now_ms())?)).await?;
+    blocking(state, move |state| {
+        Ok(state.auth.add_root_key(&body, state.auth.now_ms())?)
+    })
+    .await?;
     ok("Root key stored")
 }
 
@@ -274,7 +277,7 @@ async fn did(State(state): State<AdminState>, _admin: Admin) -> Reply<GetDidResp
 
 #[utoipa::path(delete, path = "/admin-api/identity/keys", security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<Empty>), (status = 401, description = "no valid credentials", body = ApiErrorResponse)))]
 async fn delete_keys(State(state): State<AdminState>, _admin: Admin) -> Reply<Empty> {
-    blocking(move || Ok(state.auth.delete_keys()?)).await?;
+    blocking(state, move |state| Ok(state.auth.delete_keys()?)).await?;
     ok(Empty {})
 }
 
@@ -286,7 +289,10 @@ async fn delete_client_key(
     _admin: Admin,
     axum::extract::Path(signing_key): axum::extract::Path<String>,
 ) -> Reply<Empty> {
-    blocking(move || Ok(state.auth.delete_client_key(&signing_key)?)).await?;
+    blocking(state, move |state| {
+        Ok(state.auth.delete_client_key(&signing_key)?)
+    })
+    .await?;
     ok(Empty {})
 }
 
@@ -302,7 +308,7 @@ async fn generate_jwt_token(
             "tokens are minted by a client key",
         ));
     };
-    blocking(move || {
+    blocking(state, move |state| {
         let context = existing(&state, body.context_id)?;
         let executor = body.executor_public_key;
         if !context.members.contains(&executor) {
@@ -325,7 +331,7 @@ async fn refresh_jwt_token(
     State(state): State<AdminState>,
     Body(body): Body<RefreshJwtTokenRequest>,
 ) -> Reply<JwtTokenResponse> {
-    let tokens = blocking(move || {
+    let tokens = blocking(state, move |state| {
         Ok(state
             .auth
             .refresh_tokens(&body.refresh_token, state.auth.now_ms())?)
@@ -398,7 +404,7 @@ async fn dev_install_application(
         )
     })?;
     let source = format!("file://{}", path.display());
-    let record = blocking(move || {
+    let record = blocking(state, move |state| {
         Ok(state
             .node
             .install_application(&wasm, &source, &body.metadata)?)
@@ -420,7 +426,7 @@ async fn install_application(
     let limit = state.node.config().max_application_size as u64;
     let wasm = state.downloads.fetch(&body.url, body.hash, limit).await?;
     let source = body.url.clone();
-    let record = blocking(move || {
+    let record = blocking(state, move |state| {
         Ok(state
             .node
             .install_application(&wasm, &source, &body.metadata)?)
@@ -460,7 +466,7 @@ async fn create_context(
     Body(body): Body<CreateContextRequest>,
 ) -> Reply<CreateContextResponse> {
     let application: ApplicationId = body.application_id;
-    let (record, member) = blocking(move || {
+    let (record, member) = blocking(state, move |state| {
         Ok(state
             .node
             .create_context(&application, &body.initialization_params)?)
@@ -504,7 +510,7 @@ async fn delete_context(
     _admin: Admin,
     PathId(id): PathId<ContextId>,
 ) -> Reply<DeleteContextResponse> {
-    let is_deleted = blocking(move || Ok(state.node.delete_context(&id)?)).await?;
+    let is_deleted = blocking(state, move |state| Ok(state.node.delete_context(&id)?)).await?;
     ok(DeleteContextResponse { is_deleted })
 }
 

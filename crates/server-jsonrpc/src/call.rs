@@ -293,22 +293,19 @@ async fn call(
         },
         payload: None,
     })?;
-    let node = state.node.clone();
     let context = params.context_id;
     let method = params.method;
-    let output = tokio::task::spawn_blocking(move || {
-        if write {
-            node.mutate(&context, &method, &args, executor)
-        } else {
-            node.query(&context, &method, &args, executor)
-        }
-    })
-    .await
-    .map_err(|err| ErrorObject {
-        error: internal(err),
-        payload: None,
-    })?
-    .map_err(from_node)?;
+    let output = state
+        .node
+        .run_blocking(move |node| {
+            if write {
+                node.mutate(&context, &method, &args, executor)
+            } else {
+                node.query(&context, &method, &args, executor)
+            }
+        })
+        .await
+        .map_err(from_node)?;
     result(output)
 }
 

@@ -4,6 +4,7 @@
 
 mod authorization;
 mod hostile;
+mod js_sdk;
 
 use std::net::SocketAddr;
 use std::time::Duration;
