@@ -385,16 +385,9 @@ impl Node {
             .inner
             .store
             .update_meta::<NodeError>(name, &mut |current| {
-                change(current).map_err(|error| {
-                    failure = Some(error);
-                    NodeError::Rejected("update refused".into())
-                })
+                change(current).map_err(|error| refused(&mut failure, error))
             });
-        match (result, failure) {
-            (_, Some(error)) => Err(error),
-            (Err(error), None) => Err(error.into()),
-            (Ok(()), None) => Ok(()),
-        }
+        caller_error(result, failure)
     }
 
     /// Makes `member` a member of a context (calls may run as it); whether it
@@ -441,16 +434,9 @@ impl Node {
     ) -> Result<(), E> {
         let mut failure = None;
         let result = self.inner.store.auth_write::<NodeError>(&mut |txn| {
-            change(txn).map_err(|error| {
-                failure = Some(error);
-                NodeError::Rejected("update refused".into())
-            })
+            change(txn).map_err(|error| refused(&mut failure, error))
         });
-        match (result, failure) {
-            (_, Some(error)) => Err(error),
-            (Err(error), None) => Err(error.into()),
-            (Ok(()), None) => Ok(()),
-        }
+        caller_error(result, failure)
     }
 
     /// One context.
@@ -709,6 +695,26 @@ fn callable(
             .unwrap_or(PublicKey::from_bytes([0; 32])),
     };
     Ok((record, executor))
+}
+
+/// Keeps the caller's own error of a store write's closure; the store sees
+/// a refusal (and writes nothing).
+fn refused<E>(failure: &mut Option<E>, error: E) -> NodeError {
+    *failure = Some(error);
+    NodeError::Rejected("update refused".into())
+}
+
+/// The result of a store write whose closure may have failed with the
+/// caller's error (see [`refused`]).
+fn caller_error<E: From<NodeError>>(
+    result: Result<(), NodeError>,
+    failure: Option<E>,
+) -> Result<(), E> {
+    match (result, failure) {
+        (_, Some(error)) => Err(error),
+        (Err(error), None) => Err(error.into()),
+        (Ok(()), None) => Ok(()),
+    }
 }
 
 fn refuse_reserved(method: &str) -> Result<(), NodeError> {
