@@ -40,6 +40,11 @@ fn non_public(ip: IpAddr) -> Option<&'static str> {
                 return non_public_v4(v4);
             }
             let segments = ip.segments();
+            let embedded = |high: u16, low: u16| {
+                let [a, b] = high.to_be_bytes();
+                let [c, d] = low.to_be_bytes();
+                non_public_v4(Ipv4Addr::new(a, b, c, d))
+            };
             if ip.is_loopback() {
                 Some("loopback")
             } else if ip.is_unspecified() {
@@ -50,11 +55,17 @@ fn non_public(ip: IpAddr) -> Option<&'static str> {
                 Some("link-local")
             } else if ip.is_multicast() {
                 Some("multicast")
-            } else if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || segments[..6] == [0; 6] {
-                // NAT64 and IPv4-compatible forms carry an IPv4 address.
-                let [a, b] = segments[6].to_be_bytes();
-                let [c, d] = segments[7].to_be_bytes();
-                non_public_v4(Ipv4Addr::new(a, b, c, d))
+            } else if segments[..3] == [0x64, 0xff9b, 1] {
+                Some("local-use NAT64")
+            } else if segments[0] == 0x2002 {
+                // 6to4 carries an IPv4 address in bits 16..48.
+                embedded(segments[1], segments[2])
+            } else if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+                || segments[..6] == [0; 6]
+                || segments[..6] == [0, 0, 0, 0, 0xffff, 0]
+            {
+                // NAT64, IPv4-compatible and IPv4-translated forms.
+                embedded(segments[6], segments[7])
             } else {
                 None
             }
@@ -63,7 +74,7 @@ fn non_public(ip: IpAddr) -> Option<&'static str> {
 }
 
 fn non_public_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     if ip.is_loopback() {
         Some("loopback")
     } else if ip.is_private() {
@@ -74,8 +85,16 @@ fn non_public_v4(ip: Ipv4Addr) -> Option<&'static str> {
         Some("unspecified")
     } else if a == 100 && (64..128).contains(&b) {
         Some("private (shared address space)")
-    } else if ip.is_broadcast() || ip.is_multicast() {
-        Some("broadcast or multicast")
+    } else if ip.is_broadcast() || ip.is_multicast() || a >= 240 {
+        Some("broadcast, multicast or reserved")
+    } else if a == 198 && (b == 18 || b == 19) {
+        Some("benchmarking")
+    } else if (a, b, c) == (192, 0, 0)
+        || (a, b, c) == (192, 0, 2)
+        || (a, b, c) == (198, 51, 100)
+        || (a, b, c) == (203, 0, 113)
+    {
+        Some("special-purpose")
     } else {
         None
     }
@@ -274,11 +293,23 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::1",
+            "::ffff:0:7f00:1",
+            "240.0.0.1",
+            "198.18.0.1",
+            "192.0.0.8",
         ] {
             let ip: IpAddr = private.parse().expect("address");
             assert!(non_public(ip).is_some(), "{private}");
         }
-        for public in ["93.184.216.34", "1.1.1.1", "2606:4700::1111"] {
+        for public in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "2002:5db8:d822::1",
+        ] {
             let ip: IpAddr = public.parse().expect("address");
             assert_eq!(non_public(ip), None, "{public}");
         }

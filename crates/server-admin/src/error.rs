@@ -79,6 +79,7 @@ impl From<AuthError> for ApiError {
                 StatusCode::FORBIDDEN
             }
             AuthError::UnknownKey(_) => StatusCode::NOT_FOUND,
+            AuthError::KeyBoundElsewhere(_) => StatusCode::CONFLICT,
             AuthError::Store(_) | AuthError::Internal(_) => return Self::internal(error),
             AuthError::ForeignChallenge
             | AuthError::ChallengeExpired

@@ -3,7 +3,10 @@
 use std::sync::Arc;
 
 use node::{AuthTable, AuthTxn, Node, NodeError};
-use server_auth::{AuthConfig, AuthError, Authenticator, KeyStore, KeyWrite, NodeIdentity, Table};
+use node_primitives::PublicKey;
+use server_auth::{
+    AuthConfig, AuthError, Authenticator, ClientPublicKey, KeyStore, KeyWrite, NodeIdentity, Table,
+};
 
 /// Where auth state was kept, as one JSON value, before it had tables.
 const LEGACY_AUTH_STATE: &str = "auth/state";
@@ -132,8 +135,10 @@ fn secret(node: &Node, name: &str) -> Result<[u8; 32], AuthError> {
 
 /// Moves the keys of a database written before auth had tables into them,
 /// so that an upgraded node keeps its root key (otherwise the next login
-/// anywhere would become root). Used challenges and refresh tokens are not
-/// carried over: those tokens predate revocation and are refused anyway.
+/// anywhere would become root), and makes each context-bound client key's
+/// identity a member of its context (its calls run as that identity now).
+/// Used challenges and refresh tokens are not carried over: those tokens
+/// predate revocation and are refused anyway.
 fn migrate_legacy_state(node: &Node, now_ms: u64) -> Result<(), AuthError> {
     #[derive(serde::Deserialize)]
     struct Legacy {
@@ -142,11 +147,11 @@ fn migrate_legacy_state(node: &Node, now_ms: u64) -> Result<(), AuthError> {
         #[serde(default)]
         client_keys: Vec<server_primitives::auth::ClientKey>,
     }
+    let mut bound = Vec::new();
     node.auth_write::<StoreFailure>(&mut |txn| {
         let Some(bytes) = txn
             .take_meta(LEGACY_AUTH_STATE)
-            .map_err(store_error)
-            .map_err(StoreFailure)?
+            .map_err(|error| StoreFailure(store_error(error)))?
         else {
             return Ok(());
         };
@@ -155,6 +160,11 @@ fn migrate_legacy_state(node: &Node, now_ms: u64) -> Result<(), AuthError> {
                 "corrupt legacy auth state: {err}"
             )))
         })?;
+        bound = legacy
+            .client_keys
+            .iter()
+            .filter_map(|key| Some((key.context_id?, key.signing_key.clone())))
+            .collect();
         server_auth::import_keys(
             &mut Tables(txn),
             &legacy.root_keys,
@@ -163,7 +173,17 @@ fn migrate_legacy_state(node: &Node, now_ms: u64) -> Result<(), AuthError> {
         )
         .map_err(StoreFailure)
     })
-    .map_err(|StoreFailure(error)| error)
+    .map_err(|StoreFailure(error)| error)?;
+    for (context, key) in bound {
+        let Ok(key) = ClientPublicKey::parse(&key) else {
+            continue;
+        };
+        match node.add_member(&context, PublicKey::from_bytes(key.to_bytes())) {
+            Ok(_) | Err(NodeError::ContextNotFound(_)) => {}
+            Err(error) => return Err(store_error(error)),
+        }
+    }
+    Ok(())
 }
 
 /// The node's authenticator: its identity key and JWT secret (created on first
@@ -215,9 +235,17 @@ mod tests {
     #[test]
     fn keys_kept_as_one_json_value_move_into_the_tables() {
         let (_home, node) = node();
+        let app = node
+            .install_application(&test_utils::built_app("kv-store"), "test", b"")
+            .expect("installs");
+        let (context, _) = node.create_context(&app.id, b"").expect("context");
+        let bound = test_utils::wallet::ClientKey::from_seed_byte(0x05);
         let legacy = serde_json::json!({
             "root_keys": [{"signing_key": "ed25519:abc", "wallet": {"type": "NEAR"}, "created_at": 1}],
-            "client_keys": [{"wallet": {"type": "NEAR"}, "signingKey": "4XTTMx", "createdAt": 2, "contextId": null}],
+            "client_keys": [
+                {"wallet": {"type": "NEAR"}, "signingKey": "4XTTMx", "createdAt": 2, "contextId": null},
+                {"wallet": {"type": "NEAR"}, "signingKey": bound.public_key(), "createdAt": 3, "contextId": context.id}
+            ],
             "used_challenges": {},
             "refresh_tokens": {}
         });
@@ -226,8 +254,14 @@ mod tests {
             .expect("written");
         let auth = load_authenticator(&node, AuthConfig::default()).expect("loaded");
         let did = auth.did().expect("did");
-        assert_eq!(did.root_keys.len(), 1);
-        assert_eq!(did.client_keys[0].signing_key, "4XTTMx");
+        assert_eq!(did.root_keys.len(), 1, "the root key survives the upgrade");
+        assert_eq!(did.client_keys.len(), 2);
         assert_eq!(node.meta(LEGACY_AUTH_STATE).expect("read"), None);
+        let members = node
+            .context(&context.id)
+            .expect("read")
+            .expect("exists")
+            .members;
+        assert!(members.contains(&bound.executor()), "{members:?}");
     }
 }

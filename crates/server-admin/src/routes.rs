@@ -239,6 +239,8 @@ async fn add_client_key(
         // which becomes a member of that context.
         let member = match body.context_id {
             Some(context) => {
+                // Only a verified login learns whether the context exists.
+                state.auth.check_login(&body, state.auth.now_ms())?;
                 existing(&state, context)?;
                 let key = ClientPublicKey::parse(&body.payload.message.public_key)?;
                 Some((context, PublicKey::from_bytes(key.to_bytes())))

@@ -26,6 +26,8 @@ pub enum Principal {
         /// The context the key was registered for; `None`: the node's
         /// administrator.
         context_id: Option<ContextId>,
+        /// What keeps these credentials valid.
+        lease: Lease,
     },
     /// A bearer access token.
     Token {
@@ -33,7 +35,39 @@ pub enum Principal {
         context_id: ContextId,
         /// The identity calls are executed as.
         executor_public_key: PublicKey,
+        /// What keeps these credentials valid.
+        lease: Lease,
     },
+}
+
+/// What keeps a principal's credentials valid: the client key registration
+/// they stand on and, for a token, its expiry. Long-lived sessions (`/ws`)
+/// check it again with [`Authenticator::revalidate`](crate::Authenticator::revalidate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The client key.
+    pub(crate) key: String,
+    /// Its registration.
+    pub(crate) registration: String,
+    /// When the credentials expire (Unix s), if they do.
+    pub(crate) expires: Option<u64>,
+}
+
+impl Lease {
+    /// The lease of a key's registration, expiring at `expires` if at all.
+    pub(crate) fn new(key: &str, registration: &str, expires: Option<u64>) -> Self {
+        Self {
+            key: key.to_owned(),
+            registration: registration.to_owned(),
+            expires,
+        }
+    }
+
+    /// The client key the credentials stand on.
+    #[must_use]
+    pub fn key(&self) -> &str {
+        &self.key
+    }
 }
 
 /// What a principal is to the node.
@@ -81,10 +115,19 @@ impl Principal {
             Self::Token {
                 context_id,
                 executor_public_key,
+                ..
             } => Role::Context {
                 context_id: *context_id,
                 executor: *executor_public_key,
             },
+        }
+    }
+
+    /// What keeps the credentials valid.
+    #[must_use]
+    pub fn lease(&self) -> &Lease {
+        match self {
+            Self::ClientKey { lease, .. } | Self::Token { lease, .. } => lease,
         }
     }
 
@@ -172,6 +215,7 @@ mod tests {
             signing_key: "k".into(),
             executor: me,
             context_id: None,
+            lease: Lease::new("k", "r", None),
         };
         assert_eq!(admin.role(), Role::Administrator);
         for action in [
@@ -193,10 +237,12 @@ mod tests {
                 signing_key: "k".into(),
                 executor: me,
                 context_id: Some(ours),
+                lease: Lease::new("k", "r", None),
             },
             Principal::Token {
                 context_id: ours,
                 executor_public_key: me,
+                lease: Lease::new("k", "r", Some(10)),
             },
         ];
         for principal in principals {

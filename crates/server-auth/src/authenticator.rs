@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use node_primitives::{ContextId, PublicKey};
 use server_primitives::auth::{
-    AddPublicKeyRequest, ClientKey, Did, JwtClaims, JwtTokenResponse, NodeChallenge, RootKey,
-    TokenType,
+    AddPublicKeyRequest, ClientKey, Did, JwtTokenResponse, NodeChallenge, RootKey, TokenType,
 };
 
+use crate::access::Lease;
 use crate::headers::{StampRules, Target, check_stamp};
 use crate::login::{self, VerifiedLogin};
 use crate::records::{self, ClientKeyRecord};
+use crate::replay::SeenSignatures;
 use crate::store::{KeyWrite, Table};
 use crate::{
     AuthError, AuthHeaders, ClientPublicKey, KeyStore, LoginOutcome, NodeIdentity, Principal, jwt,
@@ -92,6 +93,7 @@ pub struct Authenticator {
     config: AuthConfig,
     store: Arc<dyn KeyStore>,
     clock: Arc<dyn Clock>,
+    seen: Arc<SeenSignatures>,
 }
 
 fn secs(now_ms: u64) -> i64 {
@@ -114,6 +116,7 @@ impl Authenticator {
             config,
             store,
             clock: Arc::new(SystemClock),
+            seen: Arc::default(),
         }
     }
 
@@ -174,10 +177,14 @@ impl Authenticator {
             } else {
                 outcome = LoginOutcome::ClientKeyAdded;
             }
-            if tables
-                .get(Table::ClientKeys, &verified.client_key)?
-                .is_none()
-            {
+            if let Some(row) = tables.get(Table::ClientKeys, &verified.client_key)? {
+                // Registered already: the same binding again is a no-op;
+                // another one must not be changed silently.
+                let existing: ClientKeyRecord = records::decode(&row)?;
+                if existing.key.context_id != body.context_id {
+                    return Err(AuthError::KeyBoundElsewhere(verified.client_key.clone()));
+                }
+            } else {
                 let record = ClientKeyRecord {
                     key: ClientKey {
                         wallet: verified.wallet.clone(),
@@ -197,6 +204,27 @@ impl Authenticator {
             Ok(())
         })?;
         Ok(outcome)
+    }
+
+    /// Verifies a login body and that its wallet may log in (a root key, or
+    /// none yet) without storing anything, so that a caller may look things
+    /// up for such logins only. [`Authenticator::add_client_key`] checks it
+    /// all again atomically.
+    ///
+    /// # Errors
+    /// Any [`AuthError`] of verification, or [`AuthError::NotRootKey`].
+    pub fn check_login(&self, body: &AddPublicKeyRequest, now_ms: u64) -> Result<(), AuthError> {
+        let verified = login::verify(&self.identity, &self.config, body, secs(now_ms))?;
+        let roots = self.store.list(Table::RootKeys)?;
+        let root = roots.is_empty()
+            || roots
+                .iter()
+                .any(|(key, _)| key.eq_ignore_ascii_case(&verified.wallet_key));
+        if root {
+            Ok(())
+        } else {
+            Err(AuthError::NotRootKey)
+        }
     }
 
     /// `POST /root-key` (the administrator): verifies the login, then
@@ -240,7 +268,10 @@ impl Authenticator {
         if let Some((_, value)) = bearer {
             let token = std::str::from_utf8(value)
                 .ok()
-                .and_then(|value| value.strip_prefix("Bearer "))
+                .and_then(|value| {
+                    let (scheme, token) = value.split_once(' ')?;
+                    scheme.eq_ignore_ascii_case("bearer").then_some(token)
+                })
                 .ok_or(AuthError::Unauthorized("malformed authorization header"))?;
             return self.authenticate_token(token.trim(), now_ms);
         }
@@ -259,16 +290,16 @@ impl Authenticator {
         target: Target<'_>,
         now_ms: u64,
     ) -> Result<Principal, AuthError> {
-        let registered = self
+        let record = self
             .client_key(&headers.signing_key)?
-            .ok_or(AuthError::Unauthorized("client key not registered"))?
-            .key;
+            .ok_or(AuthError::Unauthorized("client key not registered"))?;
+        let registered = record.key;
         let key = ClientPublicKey::parse(&registered.signing_key)
             .map_err(|_| AuthError::Unauthorized("registered client key is invalid"))?;
         if !key.verify(&headers.challenge, &headers.signature) {
             return Err(AuthError::Unauthorized("signature does not verify"));
         }
-        check_stamp(
+        let expires = check_stamp(
             &headers.challenge,
             target,
             StampRules {
@@ -285,8 +316,13 @@ impl Authenticator {
                 "client key is bound to another context",
             ));
         }
+        // Last, so that a refused set is not used up.
+        self.seen
+            .admit(headers.signature, expires, now_ms / 1000)
+            .map_err(AuthError::Unauthorized)?;
         Ok(Principal::ClientKey {
             executor: PublicKey::from_bytes(key.to_bytes()),
+            lease: Lease::new(&registered.signing_key, &record.registration, None),
             signing_key: registered.signing_key,
             context_id: registered.context_id,
         })
@@ -307,26 +343,43 @@ impl Authenticator {
                     AuthError::Unauthorized(reason)
                 }
             })?;
-        if !self.minter_registered(&claims)? {
-            return Err(AuthError::Unauthorized(
-                "the key the token was minted under is gone",
-            ));
-        }
-        Ok(Principal::Token {
+        let (Some(key), Some(registration)) = (&claims.sub, &claims.reg) else {
+            return Err(AuthError::Unauthorized("the token names no client key"));
+        };
+        let principal = Principal::Token {
             context_id: claims.context_id,
             executor_public_key: claims.executor_public_key,
-        })
+            lease: Lease::new(key, registration, Some(claims.exp)),
+        };
+        self.revalidate(&principal, now_ms)?;
+        Ok(principal)
     }
 
-    /// Whether the client key a token names (and the same registration of
-    /// it) is still registered.
-    fn minter_registered(&self, claims: &JwtClaims) -> Result<bool, AuthError> {
-        let (Some(key), Some(registration)) = (&claims.sub, &claims.reg) else {
-            return Ok(false);
-        };
-        Ok(self
-            .client_key(key)?
-            .is_some_and(|record| record.registration == *registration))
+    /// Whether `principal`'s credentials still hold at `now_ms`: its client
+    /// key registration is still there and, for a token, it has not expired.
+    /// Long-lived sessions call it again while they last.
+    ///
+    /// # Errors
+    /// [`AuthError::TokenExpired`], [`AuthError::Unauthorized`] when the key
+    /// was deleted, or the store's error.
+    pub fn revalidate(&self, principal: &Principal, now_ms: u64) -> Result<(), AuthError> {
+        let lease = principal.lease();
+        if lease
+            .expires
+            .is_some_and(|expires| now_ms / 1000 >= expires)
+        {
+            return Err(AuthError::TokenExpired);
+        }
+        let registered = self
+            .client_key(&lease.key)?
+            .is_some_and(|record| record.registration == lease.registration);
+        if registered {
+            Ok(())
+        } else {
+            Err(AuthError::Unauthorized(
+                "the key the credentials were issued under is gone",
+            ))
+        }
     }
 
     /// `POST /generate-jwt-token`: a new access / refresh pair for

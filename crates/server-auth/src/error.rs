@@ -50,6 +50,9 @@ pub enum AuthError {
     /// Valid credentials that may not do what the request asks (403).
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// The client key is registered already, for another context (or none).
+    #[error("client key {0} is registered for another context; delete it first")]
+    KeyBoundElsewhere(String),
     /// No such key.
     #[error("no client key {0} is registered")]
     UnknownKey(String),

@@ -29,13 +29,16 @@ pub(crate) struct StampRules {
     pub max_skew_secs: u64,
 }
 
+/// Longest accepted stamp nonce, bytes.
+const MAX_NONCE_LEN: usize = 128;
+
 /// Checks that the signed `challenge` bytes are a [`RequestStamp`] for
-/// this node, this request, and now.
+/// this node, this request, and now; returns when it expires (Unix s).
 pub(crate) fn check_stamp(
     challenge: &[u8],
     target: Target<'_>,
     rules: StampRules,
-) -> Result<(), AuthError> {
+) -> Result<u64, AuthError> {
     let stamp: RequestStamp = serde_json::from_slice(challenge).map_err(|_| {
         AuthError::Unauthorized("the challenge header is not a signed request stamp")
     })?;
@@ -48,10 +51,16 @@ pub(crate) fn check_stamp(
     if stamp.timestamp > rules.now_secs.saturating_add(rules.max_skew_secs) {
         return Err(AuthError::Unauthorized("the stamp lies in the future"));
     }
-    if stamp.timestamp.saturating_add(rules.max_age_secs) < rules.now_secs {
+    let expires = stamp.timestamp.saturating_add(rules.max_age_secs);
+    if expires < rules.now_secs {
         return Err(AuthError::Unauthorized("the stamp has expired"));
     }
-    Ok(())
+    if stamp.nonce.is_empty() || stamp.nonce.len() > MAX_NONCE_LEN {
+        return Err(AuthError::Unauthorized(
+            "the stamp's nonce must have 1 to 128 bytes",
+        ));
+    }
+    Ok(expires)
 }
 
 /// Longest accepted `challenge` (bytes, decoded): the SDK sends a 32-byte digest.
@@ -172,6 +181,7 @@ mod tests {
             method: method.into(),
             path: path.into(),
             timestamp,
+            nonce: "n".into(),
         })
         .expect("serializes")
     }

@@ -31,9 +31,10 @@ mod jwt;
 mod login;
 pub mod near;
 mod records;
+mod replay;
 mod store;
 
-pub use access::{Action, Principal, Role};
+pub use access::{Action, Lease, Principal, Role};
 pub use authenticator::{AuthConfig, Authenticator, Clock, SystemClock, import_keys};
 pub use client_key::ClientPublicKey;
 pub use error::{AuthError, REFUSED};

@@ -290,7 +290,7 @@ pub struct JwtClaims {
 /// What the `challenge` auth header carries (base58 of this JSON's UTF-8
 /// bytes), signed by the client key: the request it authorizes, on which
 /// node, when. A header set is accepted only on that node, for that method
-/// and path, and for a few minutes around `timestamp`.
+/// and path, within a few minutes of `timestamp`, and once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RequestStamp {
@@ -302,4 +302,7 @@ pub struct RequestStamp {
     pub path: String,
     /// When the client signed, Unix seconds.
     pub timestamp: u64,
+    /// A value the client makes unique per request (e.g. 16 random bytes in
+    /// hex): a header set is accepted once, so two requests must differ.
+    pub nonce: String,
 }

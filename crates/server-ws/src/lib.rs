@@ -217,6 +217,7 @@ async fn upgrade(
         state.metrics.opened();
         let start = session::Start {
             node: state.node,
+            auth: state.auth,
             config: state.config,
             generation,
             principal,

@@ -19,6 +19,8 @@ pub(crate) enum End {
     BusClosed,
     /// The server is shutting down.
     Shutdown,
+    /// The credentials the session was opened with expired or were revoked.
+    CredentialsEnded,
 }
 
 impl End {
@@ -29,6 +31,7 @@ impl End {
             Self::SendFailed => "send_failed",
             Self::BusClosed => "bus_closed",
             Self::Shutdown => "shutdown",
+            Self::CredentialsEnded => "credentials_ended",
         }
     }
 }

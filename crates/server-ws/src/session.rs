@@ -7,7 +7,7 @@ use axum::extract::ws::{CloseFrame, close_code};
 use axum::extract::ws::{Message, WebSocket};
 use node::{EventRecord, Node};
 use node_primitives::ContextId;
-use server_auth::{Action, Principal};
+use server_auth::{Action, Authenticator, Principal};
 use server_primitives::ws::{
     Command, ContextEvent, EventGeneration, EventPayload, ExecutionEventItem, Request, Response,
     ResponseBody, ResponseResult, SubscriptionReply, WsError,
@@ -23,6 +23,7 @@ type Subscriptions = HashMap<ContextId, u64>;
 
 struct Session {
     node: Node,
+    auth: Authenticator,
     principal: Option<Principal>,
     config: Arc<WsConfig>,
     generation: EventGeneration,
@@ -54,6 +55,17 @@ fn event(context_id: ContextId, seq: Option<u64>, payload: EventPayload) -> Mess
 }
 
 impl Session {
+    /// Whether the credentials the session was opened with still hold (an
+    /// open session has none to check).
+    fn credentials_hold(&self) -> bool {
+        self.principal.as_ref().is_none_or(|principal| {
+            self.auth
+                .revalidate(principal, self.auth.now_ms())
+                .inspect_err(|error| tracing::debug!(%error, "ending a WebSocket session"))
+                .is_ok()
+        })
+    }
+
     /// The frames of one committed call, in the connection's generation.
     fn events(&self, context: ContextId, record: &EventRecord) -> Vec<Message> {
         let items: Vec<ExecutionEventItem> = record
@@ -264,6 +276,7 @@ impl Session {
 /// What a session starts with.
 pub(crate) struct Start {
     pub node: Node,
+    pub auth: Authenticator,
     pub config: Arc<WsConfig>,
     pub generation: EventGeneration,
     pub principal: Option<Principal>,
@@ -277,6 +290,7 @@ pub(crate) struct Start {
 pub(crate) async fn run(mut socket: WebSocket, start: Start) -> End {
     let Start {
         node,
+        auth,
         config,
         generation,
         principal,
@@ -289,6 +303,7 @@ pub(crate) async fn run(mut socket: WebSocket, start: Start) -> End {
     let mut awaiting_pong = false;
     let mut session = Session {
         node,
+        auth,
         principal,
         config,
         generation,
@@ -301,6 +316,9 @@ pub(crate) async fn run(mut socket: WebSocket, start: Start) -> End {
         }
         let frames = tokio::select! {
             incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(_))) if !session.credentials_hold() => {
+                    break End::CredentialsEnded;
+                }
                 Some(Ok(Message::Text(text))) => session.handle(text.as_str()),
                 Some(Ok(Message::Pong(_))) => {
                     awaiting_pong = false;
@@ -318,6 +336,9 @@ pub(crate) async fn run(mut socket: WebSocket, start: Start) -> End {
                 Err(RecvError::Closed) => break End::BusClosed,
             },
             _ = ping.tick() => {
+                if !session.credentials_hold() {
+                    break End::CredentialsEnded;
+                }
                 if awaiting_pong {
                     tracing::debug!("closing a WebSocket peer that did not answer a ping");
                     break End::PingTimeout;
@@ -342,6 +363,10 @@ pub(crate) async fn run(mut socket: WebSocket, start: Start) -> End {
         End::Shutdown => Some(CloseFrame {
             code: close_code::AWAY,
             reason: "the node is shutting down".into(),
+        }),
+        End::CredentialsEnded => Some(CloseFrame {
+            code: close_code::POLICY,
+            reason: "the credentials expired or were revoked; reconnect with new ones".into(),
         }),
         _ => None,
     };

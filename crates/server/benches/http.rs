@@ -27,16 +27,17 @@ fn call(method: &str, context: ContextId, name: &str, args: Value) -> Value {
            "params": {"contextId": context, "method": name, "argsJson": args}})
 }
 
-/// Sends `bodies` one after another on `http`, checking each answer.
+/// Sends `bodies` one after another on `http` with `headers()` each (signed
+/// header sets are used once), checking each answer.
 async fn send_all(
     http: &reqwest::Client,
     url: &str,
-    headers: &[(String, String)],
+    headers: impl Fn() -> Vec<(String, String)>,
     bodies: impl Iterator<Item = Value>,
 ) {
     for body in bodies {
         let mut request = http.post(url).json(&body);
-        for (name, value) in headers {
+        for (name, value) in &headers() {
             request = request.header(name.as_str(), value.as_str());
         }
         let response = request.send().await.expect("sent");
@@ -116,10 +117,10 @@ fn main() {
         let http = reqwest::Client::new();
         let dev = format!("http://{address}/jsonrpc/dev");
         let signed = format!("http://{address}/jsonrpc");
-        let headers = client.auth_headers(node_id, "POST", "/jsonrpc", None);
+        let headers = || client.auth_headers(node_id, "POST", "/jsonrpc", None);
         let query = move || call("query", context, "get", json!({"key": "k"}));
 
-        send_all(&http, &dev, &[], (0..100).map(|_| query())).await;
+        send_all(&http, &dev, Vec::new, (0..100).map(|_| query())).await;
         let health = format!("http://{address}/admin-api/health");
         let start = Instant::now();
         for _ in 0..QUERIES {
@@ -132,13 +133,13 @@ fn main() {
         let base = format!("http://{address}");
         let before = server_seconds(&http, &base, "/jsonrpc/dev").await;
         let start = Instant::now();
-        send_all(&http, &dev, &[], (0..QUERIES).map(|_| query())).await;
+        send_all(&http, &dev, Vec::new, (0..QUERIES).map(|_| query())).await;
         let dev_query = per_op(start.elapsed(), QUERIES);
         let after = server_seconds(&http, &base, "/jsonrpc/dev").await;
         let inside = Duration::from_secs_f64((after.0 - before.0) / (after.1 - before.1).max(1.0));
 
         let start = Instant::now();
-        send_all(&http, &signed, &headers, (0..QUERIES).map(|_| query())).await;
+        send_all(&http, &signed, headers, (0..QUERIES).map(|_| query())).await;
         let signed_query = per_op(start.elapsed(), QUERIES);
 
         let start = Instant::now();
@@ -146,7 +147,13 @@ fn main() {
             .map(|_| {
                 let (http, dev) = (http.clone(), dev.clone());
                 tokio::spawn(async move {
-                    send_all(&http, &dev, &[], (0..QUERIES / CLIENTS).map(|_| query())).await;
+                    send_all(
+                        &http,
+                        &dev,
+                        Vec::new,
+                        (0..QUERIES / CLIENTS).map(|_| query()),
+                    )
+                    .await;
                 })
             })
             .collect();
@@ -159,7 +166,7 @@ fn main() {
         send_all(
             &http,
             &dev,
-            &[],
+            Vec::new,
             (0..MUTATIONS).map(|i| {
                 call(
                     "mutate",

@@ -125,11 +125,18 @@ pub async fn run(
         },
     )
     .map_err(|ApiError { message, .. }| std::io::Error::other(message))?;
+    let ws_require_auth = config.ws_require_auth.unwrap_or(!loopback);
+    if !ws_require_auth && !loopback {
+        tracing::warn!(
+            "/ws is open to anyone on a non-loopback listener (ws_require_auth = false): \
+             every context's events reach anonymous subscribers"
+        );
+    }
     let ws = server_ws::WsState::new(
         node.clone(),
         auth,
         server_ws::WsConfig {
-            require_auth: config.ws_require_auth.unwrap_or(!loopback),
+            require_auth: ws_require_auth,
             max_connections: config.limits.max_ws_connections,
             ..server_ws::WsConfig::default()
         },

@@ -70,6 +70,7 @@ impl ClientKey {
             method: method.to_owned(),
             path: path.to_owned(),
             timestamp,
+            nonce: hex_nonce(),
         })
         .expect("a stamp serializes");
         let signature = self.0.sign(&stamp).to_bytes();
@@ -87,6 +88,13 @@ impl ClientKey {
         }
         headers
     }
+}
+
+/// 16 random bytes in hex: a stamp's nonce.
+fn hex_nonce() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("randomness");
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn signed_text(challenge: &NodeChallenge, client: &ClientKey) -> String {

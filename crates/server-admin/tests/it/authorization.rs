@@ -5,7 +5,7 @@
 use node_primitives::{ContextId, PublicKey};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use test_utils::wallet::ClientKey;
+use test_utils::wallet::{ClientKey, NearWallet};
 
 use crate::support::{As, Served, assert_error, serve};
 
@@ -35,6 +35,9 @@ async fn a_header_set_replayed_ten_minutes_later_is_refused() {
     let captured = admin.auth_headers_at(node, "GET", "/admin-api/did", served.clock.secs(), None);
     let (status, body) = served.get("/did", &As::Headers(captured.clone())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // A header set is used once.
+    let (status, body) = served.get("/did", &As::Headers(captured.clone())).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED);
     // The same set on another route, or one signed for another node.
     let (status, body) = served
         .send(
@@ -104,6 +107,34 @@ async fn a_key_registered_for_a_context_becomes_its_member() {
     let missing = ContextId::from_bytes([7; 32]);
     let (status, body) = served.login_for(&bound, Some(missing)).await;
     assert_error(status, &body, StatusCode::NOT_FOUND);
+    // Only a root wallet's valid login learns whether a context exists.
+    for (wallet, expected) in [
+        (0x02, StatusCode::UNAUTHORIZED),
+        (0x09, StatusCode::FORBIDDEN),
+    ] {
+        let (_, challenge) = served
+            .post(
+                "/request-challenge",
+                json!({"contextId": missing}),
+                &As::Nobody,
+            )
+            .await;
+        let challenge: server_primitives::auth::NodeChallenge =
+            serde_json::from_value(challenge["data"].clone()).expect("challenge");
+        let mut login =
+            NearWallet::from_seed_byte(wallet).login(&challenge, &bound, "calimero-node");
+        if wallet == 0x02 {
+            login.payload.message.message.push(' ');
+        }
+        let (status, body) = served
+            .post(
+                "/add-client-key",
+                serde_json::to_value(login).expect("json"),
+                &As::Nobody,
+            )
+            .await;
+        assert_error(status, &body, expected);
+    }
     let (status, body) = served.login_for(&bound, Some(context)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let members = served
@@ -113,6 +144,9 @@ async fn a_key_registered_for_a_context_becomes_its_member() {
         .expect("exists")
         .members;
     assert!(members.contains(&bound.executor()), "{members:?}");
+    // Registered for one context, the key cannot be re-registered for none.
+    let (status, body) = served.login(&bound).await;
+    assert_error(status, &body, StatusCode::CONFLICT);
     // It reads its own context, and nothing of the node's administration.
     let (status, body) = served
         .get(&format!("/contexts/{context}"), &As::Client(&bound))

@@ -1,6 +1,8 @@
 //! Per-request auth with the five headers: only registered keys, only valid
 //! signatures, only their own context.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use ed25519_dalek::{Signer, SigningKey};
 use node_primitives::PublicKey;
 use server_auth::{Action, AuthError, Principal, Target};
@@ -30,6 +32,9 @@ fn header_case(name: &str) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// Makes every stamp's nonce differ.
+static NONCES: AtomicU64 = AtomicU64::new(0);
+
 /// The vectors' node, client keys `0x03` (unbound) and `0x05` (bound).
 fn node() -> PublicKey {
     authenticator().identity().public_key()
@@ -57,6 +62,7 @@ fn signed(
         method: target.method.to_owned(),
         path: target.path.to_owned(),
         timestamp: at(at_secs) / 1000,
+        nonce: NONCES.fetch_add(1, Ordering::Relaxed).to_string(),
     })
     .expect("serializes");
     let mut headers = vec![
@@ -118,7 +124,7 @@ fn a_registered_key_authenticates_with_underscores_or_hyphens() {
         }
     ));
 
-    let hyphenated: Vec<(String, Vec<u8>)> = headers
+    let hyphenated: Vec<(String, Vec<u8>)> = signed(0x03, node(), RPC, 10, None)
         .iter()
         .map(|(name, value)| (name.replace('_', "-").to_uppercase(), value.clone()))
         .collect();
@@ -134,9 +140,20 @@ fn a_header_set_works_on_one_node_for_one_request_for_minutes_only() {
     auth.add_client_key(&parse(&body("near-no-context")), at(10))
         .expect("login");
     let headers = signed(0x03, node(), RPC, 10, None);
+    let late = signed(0x03, node(), RPC, 10, None);
     assert!(auth.authenticate(pairs(&headers), RPC, at(10)).is_ok());
-    assert!(auth.authenticate(pairs(&headers), RPC, at(250)).is_ok());
+    // Used once: replayed at once, or minutes later, it is refused.
+    assert_eq!(
+        auth.authenticate(pairs(&headers), RPC, at(11)),
+        Err(AuthError::Unauthorized("the header set was already used"))
+    );
+    assert!(auth.authenticate(pairs(&late), RPC, at(250)).is_ok());
     // Replayed ten minutes later.
+    let unused = signed(0x03, node(), RPC, 10, None);
+    assert_eq!(
+        auth.authenticate(pairs(&unused), RPC, at(610)),
+        Err(AuthError::Unauthorized("the stamp has expired"))
+    );
     assert_eq!(
         auth.authenticate(pairs(&headers), RPC, at(610)),
         Err(AuthError::Unauthorized("the stamp has expired"))

@@ -50,12 +50,18 @@ fn an_access_token_authenticates_until_it_expires() {
         .issue_tokens(&key, ctx, executor, at(0))
         .expect("issued");
     let principal = authenticate(&auth, &pair.access_token, at(3_599)).expect("valid");
+    assert!(
+        matches!(
+            &principal,
+            Principal::Token { context_id, executor_public_key, lease }
+                if *context_id == ctx && *executor_public_key == executor && lease.key() == key
+        ),
+        "{principal:?}"
+    );
+    assert_eq!(auth.revalidate(&principal, at(3_599)), Ok(()));
     assert_eq!(
-        principal,
-        Principal::Token {
-            context_id: ctx,
-            executor_public_key: executor
-        }
+        auth.revalidate(&principal, at(3_600)),
+        Err(AuthError::TokenExpired)
     );
     assert_eq!(principal.authorize(Action::UseContext(ctx)), Ok(()));
     assert!(
@@ -161,7 +167,7 @@ fn tokens_die_with_the_keys_they_were_minted_under() {
     assert_eq!(
         authenticate(&auth, &pair.access_token, at(2)),
         Err(AuthError::Unauthorized(
-            "the key the token was minted under is gone"
+            "the key the credentials were issued under is gone"
         ))
     );
     assert!(auth.refresh_tokens(&pair.refresh_token, at(2)).is_err());

@@ -43,7 +43,6 @@ struct Served {
     node: Node,
     auth: Authenticator,
     http: reqwest::Client,
-    headers: Vec<(String, String)>,
     /// The administrator's client key.
     client: ClientKey,
     _home: TempDir,
@@ -58,7 +57,6 @@ async fn serve_with(max_in_flight: usize, dev_route: bool) -> Served {
     let node = Node::open(home.path().join("node.redb"), NodeConfig::default()).expect("node");
     let auth = server_admin::load_authenticator(&node, AuthConfig::default()).expect("auth");
     let client = test_utils::wallet::log_in(&auth);
-    let headers = client.auth_headers(auth.identity().public_key(), "POST", "/jsonrpc", None);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -72,13 +70,18 @@ async fn serve_with(max_in_flight: usize, dev_route: bool) -> Served {
         node,
         auth,
         http: reqwest::Client::new(),
-        headers,
         client,
         _home: home,
     }
 }
 
 impl Served {
+    /// The administrator's auth headers for one call (a header set is used once).
+    fn headers(&self) -> Vec<(String, String)> {
+        self.client
+            .auth_headers(self.auth.identity().public_key(), "POST", "/jsonrpc", None)
+    }
+
     async fn raw(&self, body: String, headers: &[(String, String)]) -> (StatusCode, Value) {
         self.raw_at(&self.url, body, headers).await
     }
@@ -104,7 +107,7 @@ impl Served {
     }
 
     async fn rpc(&self, request: Value) -> Value {
-        let (status, body) = self.raw(request.to_string(), &self.headers).await;
+        let (status, body) = self.raw(request.to_string(), &self.headers()).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body
     }
@@ -213,7 +216,7 @@ async fn every_error_type_is_reachable() {
     let kv = served.context(&test_utils::built_app("kv-store"));
     let errors = served.context(&wat::parse_str(ERRORS_APP).expect("wat"));
 
-    let (status, body) = served.raw("{not json".into(), &served.headers).await;
+    let (status, body) = served.raw("{not json".into(), &served.headers()).await;
     assert_eq!(
         (status, body["error"]["type"].clone()),
         (StatusCode::OK, json!("ParseError"))
@@ -381,7 +384,7 @@ async fn auth_and_size_limits() {
         "set",
         json!({"key": "k", "value": "v".repeat(2 * 1024 * 1024)}),
     );
-    let (status, body) = served.raw(huge.to_string(), &served.headers).await;
+    let (status, body) = served.raw(huge.to_string(), &served.headers()).await;
     assert_eq!(
         (status, body["error"]["code"].clone()),
         (StatusCode::PAYLOAD_TOO_LARGE, json!(413))
@@ -397,7 +400,7 @@ async fn calls_past_the_in_flight_limit_get_503() {
         let (http, url, headers, body) = (
             served.http.clone(),
             served.url.clone(),
-            served.headers.clone(),
+            served.headers(),
             slow.clone(),
         );
         tokio::spawn(async move {
@@ -418,7 +421,7 @@ async fn calls_past_the_in_flight_limit_get_503() {
         let (status, body) = served
             .raw(
                 request(json!(2), "query", &errors, "not_json", json!({})).to_string(),
-                &served.headers,
+                &served.headers(),
             )
             .await;
         if status == StatusCode::SERVICE_UNAVAILABLE {

@@ -249,7 +249,7 @@ async fn malformed_frames_and_limits_get_typed_errors() {
 async fn a_slow_reader_gets_a_gap_and_fast_readers_lose_nothing() {
     let served = serve(
         NodeConfig {
-            event_bus_capacity: 8,
+            event_bus_capacity: 64,
             ..NodeConfig::default()
         },
         WsConfig::default(),
@@ -358,6 +358,24 @@ async fn credentials_are_required_when_configured() {
     assert_eq!(
         next(&mut client).await["result"]["contextIds"],
         json!([mine])
+    );
+    // The key the token was minted under is deleted: the session ends at its
+    // next request with 1008, and the token opens no new one.
+    served
+        .auth
+        .delete_client_key(&admin.public_key())
+        .expect("deleted");
+    send(
+        &mut client,
+        json!({"id": 3, "method": "unsubscribe", "params": {"contextIds": [mine]}}),
+    )
+    .await;
+    let closed = test_utils::ws::close_frame(&mut client).await;
+    assert_eq!(u16::from(closed.code), 1008, "{closed:?}");
+    assert!(
+        tokio_tungstenite::connect_async(format!("{}?token={token}", served.url))
+            .await
+            .is_err()
     );
 }
 

@@ -28,7 +28,8 @@ struct Served {
     address: SocketAddr,
     node: Node,
     auth: server_auth::Authenticator,
-    headers: Vec<(String, String)>,
+    /// The administrator's client key.
+    client: test_utils::wallet::ClientKey,
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
     http: reqwest::Client,
@@ -45,7 +46,6 @@ async fn serve_on(listen: &str, config: ServerConfig) -> Served {
     let node = Node::open(home.path().join("node.redb"), NodeConfig::default()).expect("node");
     let auth = server_admin::load_authenticator(&node, AuthConfig::default()).expect("auth");
     let client = test_utils::wallet::log_in(&auth);
-    let headers = client.auth_headers(auth.identity().public_key(), "POST", "/jsonrpc", None);
     let listener = tokio::net::TcpListener::bind(listen).await.expect("bind");
     let port = listener.local_addr().expect("address").port();
     let address = SocketAddr::from(([127, 0, 0, 1], port));
@@ -63,7 +63,7 @@ async fn serve_on(listen: &str, config: ServerConfig) -> Served {
         address,
         node,
         auth,
-        headers,
+        client,
         stop: Some(stop),
         server,
         http: reqwest::Client::new(),
@@ -86,6 +86,12 @@ fn with_limits(limits: Limits) -> ServerConfig {
 }
 
 impl Served {
+    /// The administrator's auth headers for one call (a header set is used once).
+    fn headers(&self) -> Vec<(String, String)> {
+        self.client
+            .auth_headers(self.auth.identity().public_key(), "POST", "/jsonrpc", None)
+    }
+
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
@@ -107,7 +113,7 @@ impl Served {
             "jsonrpc": "2.0", "id": 1, "method": method,
             "params": {"contextId": context, "method": name, "argsJson": args}
         }));
-        for (name, value) in &self.headers {
+        for (name, value) in &self.headers() {
             request = request.header(name.as_str(), value.as_str());
         }
         let response = request.send().await.expect("request");
@@ -506,7 +512,7 @@ async fn shutdown_finishes_in_flight_requests_and_closes_websockets() {
         "POST /jsonrpc HTTP/1.1\r\nhost: node\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
         body.len()
     );
-    for (name, value) in &served.headers {
+    for (name, value) in &served.headers() {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
