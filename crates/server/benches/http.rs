@@ -77,7 +77,12 @@ fn main() {
     let app = node
         .install_application(&test_utils::built_app("kv-store"), "bench", b"")
         .expect("installs");
-    let context = node.create_context(&app.id, b"").expect("context").0.id;
+    let (record, member) = node.create_context(&app.id, b"").expect("context");
+    let context = record.id;
+    let token = auth
+        .issue_tokens(&client.public_key(), context, member, auth.now_ms())
+        .expect("tokens")
+        .access_token;
     node.mutate(&context, "set", br#"{"key":"k","value":"v"}"#, None)
         .expect("set");
 
@@ -142,6 +147,11 @@ fn main() {
         send_all(&http, &signed, headers, (0..QUERIES).map(|_| query())).await;
         let signed_query = per_op(start.elapsed(), QUERIES);
 
+        let bearer = || vec![("authorization".to_owned(), format!("Bearer {token}"))];
+        let start = Instant::now();
+        send_all(&http, &signed, bearer, (0..QUERIES).map(|_| query())).await;
+        let token_query = per_op(start.elapsed(), QUERIES);
+
         let start = Instant::now();
         let clients: Vec<_> = (0..CLIENTS)
             .map(|_| {
@@ -186,6 +196,7 @@ fn main() {
             ("query over /jsonrpc/dev, sequential", dev_query),
             ("  of which inside the server (its metrics)", inside),
             ("query over /jsonrpc, signed headers", signed_query),
+            ("query over /jsonrpc, bearer token", token_query),
             ("query over /jsonrpc/dev, 4 clients", parallel_query),
             ("mutate over /jsonrpc/dev, sequential", mutate),
         ]
