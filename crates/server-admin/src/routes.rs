@@ -257,7 +257,7 @@ async fn add_client_key(
     ok("Client key stored")
 }
 
-#[utoipa::path(post, path = "/admin-api/root-key", request_body = AddPublicKeyRequest, security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<String>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse)))]
+#[utoipa::path(post, path = "/admin-api/root-key", request_body = AddPublicKeyRequest, security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<String>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "credentials that may not do this (see the authorization table)", body = ApiErrorResponse)))]
 async fn add_root_key(
     State(state): State<AdminState>,
     _admin: Admin,
@@ -270,14 +270,14 @@ async fn add_root_key(
     ok("Root key stored")
 }
 
-#[utoipa::path(get, path = "/admin-api/did", security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetDidResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse)))]
+#[utoipa::path(get, path = "/admin-api/did", security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetDidResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "credentials that may not do this (see the authorization table)", body = ApiErrorResponse)))]
 async fn did(State(state): State<AdminState>, _admin: Admin) -> Reply<GetDidResponse> {
     ok(GetDidResponse {
         did: state.auth.did()?,
     })
 }
 
-#[utoipa::path(delete, path = "/admin-api/identity/keys", security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<Empty>), (status = 401, description = "no valid credentials", body = ApiErrorResponse)))]
+#[utoipa::path(delete, path = "/admin-api/identity/keys", security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<Empty>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "credentials that may not do this (see the authorization table)", body = ApiErrorResponse)))]
 async fn delete_keys(State(state): State<AdminState>, _admin: Admin) -> Reply<Empty> {
     blocking(state, move |state| Ok(state.auth.delete_keys()?)).await?;
     ok(Empty {})
@@ -298,7 +298,7 @@ async fn delete_client_key(
     ok(Empty {})
 }
 
-#[utoipa::path(post, path = "/admin-api/generate-jwt-token", request_body = GenerateJwtTokenRequest, security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<JwtTokenResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
+#[utoipa::path(post, path = "/admin-api/generate-jwt-token", request_body = GenerateJwtTokenRequest, security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<JwtTokenResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "credentials that may not do this (see the authorization table)", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
 async fn generate_jwt_token(
     State(state): State<AdminState>,
     Admin(admin): Admin,
@@ -363,7 +363,7 @@ async fn applications(State(state): State<AdminState>) -> Reply<ListApplications
     ok(ListApplicationsResponse { apps })
 }
 
-#[utoipa::path(get, path = "/admin-api/applications", security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<ListApplicationsResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse)))]
+#[utoipa::path(get, path = "/admin-api/applications", security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<ListApplicationsResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "credentials that may not do this (see the authorization table)", body = ApiErrorResponse)))]
 async fn protected_applications(
     state: State<AdminState>,
     _admin: Admin,
@@ -419,7 +419,7 @@ async fn dev_install_application(
 
 /// `POST /install-application`: downloads `url` with a size cap, checks the
 /// SHA-256 while streaming, and installs only if everything matches.
-#[utoipa::path(post, path = "/admin-api/install-application", request_body = InstallApplicationRequest, security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<InstallApplicationResponse>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 413, description = "too large", body = ApiErrorResponse), (status = 502, description = "download failed", body = ApiErrorResponse)))]
+#[utoipa::path(post, path = "/admin-api/install-application", request_body = InstallApplicationRequest, security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<InstallApplicationResponse>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "credentials that may not do this (see the authorization table)", body = ApiErrorResponse), (status = 413, description = "too large", body = ApiErrorResponse), (status = 502, description = "download failed", body = ApiErrorResponse)))]
 async fn install_application(
     State(state): State<AdminState>,
     _admin: Admin,
@@ -454,7 +454,7 @@ async fn contexts(State(state): State<AdminState>) -> Reply<ListContextsResponse
     ok(ListContextsResponse { contexts })
 }
 
-#[utoipa::path(get, path = "/admin-api/contexts", security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<ListContextsResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse)))]
+#[utoipa::path(get, path = "/admin-api/contexts", security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<ListContextsResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "credentials that may not do this (see the authorization table)", body = ApiErrorResponse)))]
 async fn protected_contexts(
     state: State<AdminState>,
     _admin: Admin,
@@ -480,7 +480,7 @@ async fn create_context(
     })
 }
 
-#[utoipa::path(post, path = "/admin-api/contexts", request_body = CreateContextRequest, security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<CreateContextResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
+#[utoipa::path(post, path = "/admin-api/contexts", request_body = CreateContextRequest, security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<CreateContextResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "credentials that may not do this (see the authorization table)", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
 async fn protected_create_context(
     state: State<AdminState>,
     _admin: Admin,
@@ -496,7 +496,7 @@ fn existing(state: &AdminState, id: ContextId) -> Result<ContextRecord, ApiError
         .ok_or(NodeError::ContextNotFound(id))?)
 }
 
-#[utoipa::path(get, path = "/admin-api/contexts/{context_id}", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetContextResponse>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
+#[utoipa::path(get, path = "/admin-api/contexts/{context_id}", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetContextResponse>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "credentials that may not do this (see the authorization table)", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
 async fn get_context(
     State(state): State<AdminState>,
     ContextReader(id): ContextReader,
@@ -506,7 +506,7 @@ async fn get_context(
     })
 }
 
-#[utoipa::path(delete, path = "/admin-api/contexts/{context_id}", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<DeleteContextResponse>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse)))]
+#[utoipa::path(delete, path = "/admin-api/contexts/{context_id}", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<DeleteContextResponse>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "credentials that may not do this (see the authorization table)", body = ApiErrorResponse)))]
 async fn delete_context(
     State(state): State<AdminState>,
     _admin: Admin,
@@ -516,7 +516,7 @@ async fn delete_context(
     ok(DeleteContextResponse { is_deleted })
 }
 
-#[utoipa::path(get, path = "/admin-api/contexts/{context_id}/users", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetContextUsersResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
+#[utoipa::path(get, path = "/admin-api/contexts/{context_id}/users", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetContextUsersResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "credentials that may not do this (see the authorization table)", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
 async fn context_users(
     State(state): State<AdminState>,
     _admin: Admin,
@@ -534,7 +534,7 @@ async fn context_users(
     ok(GetContextUsersResponse { context_users })
 }
 
-#[utoipa::path(get, path = "/admin-api/contexts/{context_id}/client-keys", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetContextClientKeysResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
+#[utoipa::path(get, path = "/admin-api/contexts/{context_id}/client-keys", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetContextClientKeysResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "credentials that may not do this (see the authorization table)", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
 async fn context_client_keys(
     State(state): State<AdminState>,
     _admin: Admin,
@@ -546,7 +546,7 @@ async fn context_client_keys(
     })
 }
 
-#[utoipa::path(get, path = "/admin-api/contexts/{context_id}/storage", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetContextStorageResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
+#[utoipa::path(get, path = "/admin-api/contexts/{context_id}/storage", params(("context_id" = ContextId, Path, description = "base58 context id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<GetContextStorageResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "credentials that may not do this (see the authorization table)", body = ApiErrorResponse), (status = 404, description = "unknown id", body = ApiErrorResponse)))]
 async fn context_storage(
     State(state): State<AdminState>,
     _admin: Admin,
