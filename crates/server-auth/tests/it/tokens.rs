@@ -2,6 +2,7 @@
 
 use node_primitives::{ContextId, PublicKey};
 use server_auth::{Action, AuthError, Authenticator, Principal, Target};
+use server_primitives::auth::JwtTokenResponse;
 
 use crate::support::{at, authenticator, body, parse};
 
@@ -12,6 +13,16 @@ fn logged_in() -> (Authenticator, String) {
     let login = parse(&body("near-no-context"));
     auth.add_client_key(&login, at(0)).expect("login");
     (auth, login.payload.message.public_key)
+}
+
+/// [`logged_in`], with a token pair minted under its key for [`ids`] at 0.
+fn minted() -> (Authenticator, String, JwtTokenResponse) {
+    let (auth, key) = logged_in();
+    let (ctx, executor) = ids();
+    let pair = auth
+        .issue_tokens(&key, ctx, executor, at(0))
+        .expect("issued");
+    (auth, key, pair)
 }
 
 const RPC: Target<'static> = Target {
@@ -44,11 +55,8 @@ fn authenticate(auth: &Authenticator, token: &str, now: u64) -> Result<Principal
 
 #[test]
 fn an_access_token_authenticates_until_it_expires() {
-    let (auth, key) = logged_in();
+    let (auth, key, pair) = minted();
     let (ctx, executor) = ids();
-    let pair = auth
-        .issue_tokens(&key, ctx, executor, at(0))
-        .expect("issued");
     let principal = authenticate(&auth, &pair.access_token, at(3_599)).expect("valid");
     assert!(
         matches!(
@@ -77,11 +85,8 @@ fn an_access_token_authenticates_until_it_expires() {
 
 #[test]
 fn refresh_tokens_and_tampered_tokens_do_not_authenticate() {
-    let (auth, key) = logged_in();
+    let (auth, key, pair) = minted();
     let (ctx, executor) = ids();
-    let pair = auth
-        .issue_tokens(&key, ctx, executor, at(0))
-        .expect("issued");
     assert_eq!(
         authenticate(&auth, &pair.refresh_token, at(1)),
         Err(AuthError::Unauthorized("wrong token type"))
@@ -118,11 +123,7 @@ fn refresh_tokens_and_tampered_tokens_do_not_authenticate() {
 
 #[test]
 fn refresh_rotates_and_an_old_refresh_token_is_refused() {
-    let (auth, key) = logged_in();
-    let (ctx, executor) = ids();
-    let first = auth
-        .issue_tokens(&key, ctx, executor, at(0))
-        .expect("issued");
+    let (auth, _, first) = minted();
     let second = auth
         .refresh_tokens(&first.refresh_token, at(10))
         .expect("rotated");
@@ -143,11 +144,7 @@ fn refresh_rotates_and_an_old_refresh_token_is_refused() {
 
 #[test]
 fn an_expired_refresh_token_is_refused() {
-    let (auth, key) = logged_in();
-    let (ctx, executor) = ids();
-    let pair = auth
-        .issue_tokens(&key, ctx, executor, at(0))
-        .expect("issued");
+    let (auth, _, pair) = minted();
     let thirty_days = 30 * 24 * 60 * 60;
     assert_eq!(
         auth.refresh_tokens(&pair.refresh_token, at(thirty_days)),
@@ -157,11 +154,7 @@ fn an_expired_refresh_token_is_refused() {
 
 #[test]
 fn tokens_die_with_the_keys_they_were_minted_under() {
-    let (auth, key) = logged_in();
-    let (ctx, executor) = ids();
-    let pair = auth
-        .issue_tokens(&key, ctx, executor, at(0))
-        .expect("issued");
+    let (auth, _, pair) = minted();
     assert!(authenticate(&auth, &pair.access_token, at(1)).is_ok());
     auth.delete_keys().expect("deleted");
     assert_eq!(
@@ -175,11 +168,8 @@ fn tokens_die_with_the_keys_they_were_minted_under() {
 
 #[test]
 fn deleting_one_client_key_revokes_its_tokens_only() {
-    let (auth, key) = logged_in();
+    let (auth, key, pair) = minted();
     let (ctx, executor) = ids();
-    let pair = auth
-        .issue_tokens(&key, ctx, executor, at(0))
-        .expect("issued");
     assert_eq!(
         auth.delete_client_key("4XTTMunknown"),
         Err(AuthError::UnknownKey("4XTTMunknown".into()))
@@ -202,11 +192,7 @@ fn deleting_one_client_key_revokes_its_tokens_only() {
 
 #[test]
 fn deleting_keys_revokes_refresh_tokens() {
-    let (auth, key) = logged_in();
-    let (ctx, executor) = ids();
-    let pair = auth
-        .issue_tokens(&key, ctx, executor, at(0))
-        .expect("issued");
+    let (auth, _, pair) = minted();
     auth.delete_keys().expect("deleted");
     assert!(auth.refresh_tokens(&pair.refresh_token, at(1)).is_err());
 }
