@@ -46,10 +46,20 @@ pub fn run(args: &[String]) -> Result<()> {
 /// Where the server's tests keep the public JS client SDK they drive.
 pub const JS_SDK: &str = "crates/server/tests/js-sdk";
 
-/// Installs the JS client SDK from its lock file, unless it already is.
+/// Installs the JS client SDK from its lock file, unless the installed tree
+/// is newer than the lock file.
 fn install_js_sdk() -> Result<()> {
     let dir = shell::root().join(JS_SDK);
-    if dir.join("node_modules/.package-lock.json").exists() {
+    let modified = |file: &str| {
+        std::fs::metadata(dir.join(file))
+            .and_then(|metadata| metadata.modified())
+            .ok()
+    };
+    if let (Some(installed), Some(locked)) = (
+        modified("node_modules/.package-lock.json"),
+        modified("package-lock.json"),
+    ) && installed >= locked
+    {
         return Ok(());
     }
     if !shell::on_path("npm") || !shell::on_path("node") {

@@ -38,7 +38,7 @@ async fn the_public_js_sdk_calls_follows_and_refreshes() {
     let node_url = served.url("");
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
-            .args(["--experimental-websocket", "sdk.mjs"])
+            .arg("sdk.mjs")
             .current_dir(&dir)
             .env("NODE_URL", node_url)
             .env("CONTEXT_ID", context.to_string())

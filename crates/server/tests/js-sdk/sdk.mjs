@@ -5,13 +5,19 @@
 //
 // Env: NODE_URL (http://127.0.0.1:PORT), CONTEXT_ID, EXECUTOR, ACCESS_TOKEN,
 //      REFRESH_TOKEN; optional RPC_TIMEOUT_MS (default 10000, see below).
-// Run:  node --experimental-websocket sdk.mjs
+// Run:  node sdk.mjs (Node.js 18 or newer)
 // Ends with `sdk: N passed, M failed`; exit 0 only when M is 0.
 import axios from 'axios';
 import { JsonRpcClient } from '@calimero-network/calimero-client/lib/rpc/jsonrpc.js';
 import { AxiosHttpClient } from '@calimero-network/calimero-client/lib/api/httpClient.js';
 import { NodeApiDataSource } from '@calimero-network/calimero-client/lib/api/dataSource/NodeApiDataSource.js';
 import { WsSubscriptionsClient } from '@calimero-network/calimero-client/lib/subscriptions/ws.js';
+
+// The SDK's WebSocket client uses the browser's global `WebSocket`. Node.js 22
+// has one; older versions get the `ws` package's, which has the same API.
+if (typeof globalThis.WebSocket !== 'function') {
+  globalThis.WebSocket = (await import('ws')).WebSocket;
+}
 
 const env = (name) => {
   const value = process.env[name];
@@ -107,7 +113,7 @@ await step("b. JsonRpcClient.execute set {key:'sdk', value:'works'}", async () =
 const wsUrl = NODE_URL.replace(/^http/, 'ws');
 const ws = new WsSubscriptionsClient(wsUrl, `/ws?token=${encodeURIComponent(ACCESS_TOKEN)}`);
 await step('c. WsSubscriptionsClient subscribe + event for CONTEXT_ID after execute set', async () => {
-  check(typeof WebSocket === 'function', 'no global WebSocket: run with node --experimental-websocket');
+  check(typeof WebSocket === 'function', 'no WebSocket implementation');
   try {
     await withTimeout(ws.connect(), 5_000, 'ws connect');
   } catch (error) {
