@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use test_utils::wallet::{ClientKey, NearWallet};
 
-use crate::support::{As, Served, assert_error, serve};
+use crate::support::{As, Served, assert_error, bearer, serve, tokens};
 
 /// A context of the kv-store app and its creator.
 fn context(served: &Served) -> (ContextId, PublicKey) {
@@ -17,13 +17,6 @@ fn context(served: &Served) -> (ContextId, PublicKey) {
         .expect("installs");
     let (record, member) = served.node.create_context(&app.id, b"").expect("context");
     (record.id, member)
-}
-
-fn bearer(token: &str) -> As<'static> {
-    As::Headers(vec![(
-        "authorization".to_owned(),
-        format!("Bearer {token}"),
-    )])
 }
 
 #[tokio::test]
@@ -181,14 +174,7 @@ async fn tokens_die_with_the_keys_they_were_minted_under() {
         .post("/generate-jwt-token", request.clone(), &As::Client(&minter))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let access = body["data"]["access_token"]
-        .as_str()
-        .expect("access")
-        .to_owned();
-    let refresh = body["data"]["refresh_token"]
-        .as_str()
-        .expect("refresh")
-        .to_owned();
+    let (access, refresh) = tokens(&body);
     let own = format!("/contexts/{context}");
     let (status, _) = served.get(&own, &bearer(&access)).await;
     assert_eq!(status, StatusCode::OK);
@@ -233,10 +219,7 @@ async fn tokens_die_with_the_keys_they_were_minted_under() {
         .post("/generate-jwt-token", request, &As::Client(&admin))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let access = body["data"]["access_token"]
-        .as_str()
-        .expect("access")
-        .to_owned();
+    let (access, _) = tokens(&body);
     let (status, _) = served
         .send(Method::DELETE, "/identity/keys", None, &As::Client(&admin))
         .await;

@@ -5,7 +5,7 @@ use serde_json::json;
 use server_primitives::auth::NodeChallenge;
 use test_utils::wallet::{ClientKey, EthWallet};
 
-use crate::support::{As, NOBODY, assert_error, serve};
+use crate::support::{As, NOBODY, assert_error, bearer, serve, tokens};
 
 #[tokio::test]
 async fn health_and_error_envelopes() {
@@ -147,19 +147,9 @@ async fn tokens_authenticate_and_rotate() {
     assert_error(status, &body, StatusCode::UNAUTHORIZED);
     let (status, body) = served.post("/generate-jwt-token", request, &headers).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let access = body["data"]["access_token"]
-        .as_str()
-        .expect("access")
-        .to_owned();
-    let refresh = body["data"]["refresh_token"]
-        .as_str()
-        .expect("refresh")
-        .to_owned();
+    let (access, refresh) = tokens(&body);
 
-    let bearer = As::Headers(vec![(
-        "authorization".to_owned(),
-        format!("Bearer {access}"),
-    )]);
+    let bearer = bearer(&access);
     let (status, body) = served
         .get(&format!("/contexts/{}", context.id), &bearer)
         .await;

@@ -38,6 +38,26 @@ pub enum As<'a> {
 /// No credentials.
 pub const NOBODY: As<'static> = As::Nobody;
 
+/// A bearer access token.
+pub fn bearer(token: &str) -> As<'static> {
+    As::Headers(vec![(
+        "authorization".to_owned(),
+        format!("Bearer {token}"),
+    )])
+}
+
+/// The access and refresh tokens of a `generate-jwt-token` or
+/// `refresh-jwt-token` reply.
+pub fn tokens(reply: &Value) -> (String, String) {
+    let token = |name: &str| {
+        reply["data"][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {name} in {reply}"))
+            .to_owned()
+    };
+    (token("access_token"), token("refresh_token"))
+}
+
 pub async fn serve() -> Served {
     serve_with(true, NodeConfig::default()).await
 }
