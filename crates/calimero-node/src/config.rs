@@ -18,8 +18,12 @@ const TEMPLATE: &str = r#"# calimero-node settings. Flags and CALIMERO_NODE_* va
 
 # Address and port to listen on (port 0: any free port).
 listen = "127.0.0.1:2528"
-# Event records kept per context for subscribers that resume with `since`.
+# Event records kept per context for subscribers that resume with `since`,
+# and at most this many bytes of them (the newest record always stays).
 keep_events = 1000
+keep_event_bytes = 16777216
+# Replication deltas kept per context.
+keep_deltas = 1000
 # Hosts the applications' `fetch` may reach; none: fetch is off.
 fetch_allowed_hosts = []
 # Log format on stderr: "text" or "json" (RUST_LOG sets the level).
@@ -44,8 +48,14 @@ max_connections = 4096
 header_read_timeout_ms = 30000
 # Milliseconds for a request's whole body to arrive; past it, 408.
 body_read_timeout_ms = 30000
-# JSON-RPC calls running at once; past it, 503.
-max_calls_in_flight = 256
+# Calls running at once (wasm instances); the others wait their turn, first
+# come, first served, and a context's mutations run in arrival order.
+max_concurrent_calls = 128
+# Calls waiting for their turn; past it, 503 with retry-after.
+max_queued_calls = 1024
+# Bytes one call may move through host functions (storage, blobs, registers,
+# logs, events); past it the call fails with a typed error.
+max_host_bytes_per_call = 67108864
 # WebSocket connections open at once; past it, 503.
 max_ws_connections = 1024
 # Milliseconds in-flight requests get to finish after SIGINT / SIGTERM; the
@@ -68,6 +78,10 @@ pub struct Config {
     pub dev_routes: Option<bool>,
     /// Event records kept per context for resuming subscribers.
     pub keep_events: u64,
+    /// Bytes of event records kept per context.
+    pub keep_event_bytes: u64,
+    /// Replication deltas kept per context.
+    pub keep_deltas: u64,
     /// Hosts the applications' `fetch` may reach (none: fetch is off).
     pub fetch_allowed_hosts: Vec<String>,
     /// Log format on stderr: `text` or `json`.
@@ -95,8 +109,12 @@ pub struct LimitsConfig {
     pub header_read_timeout_ms: u64,
     /// Milliseconds for a request's whole body to arrive; past it, `408`.
     pub body_read_timeout_ms: u64,
-    /// JSON-RPC calls running at once; past it, `503`.
-    pub max_calls_in_flight: usize,
+    /// Calls running at once (wasm instances).
+    pub max_concurrent_calls: u32,
+    /// Calls waiting for their turn; past it, `503`.
+    pub max_queued_calls: usize,
+    /// Bytes one call may move through host functions.
+    pub max_host_bytes_per_call: u64,
     /// WebSocket connections open at once; past it, `503`.
     pub max_ws_connections: usize,
     /// Milliseconds in-flight requests get to finish once shutdown starts.
@@ -113,7 +131,8 @@ impl LimitsConfig {
             ("max_connections", self.max_connections as u64),
             ("header_read_timeout_ms", self.header_read_timeout_ms),
             ("body_read_timeout_ms", self.body_read_timeout_ms),
-            ("max_calls_in_flight", self.max_calls_in_flight as u64),
+            ("max_concurrent_calls", u64::from(self.max_concurrent_calls)),
+            ("max_host_bytes_per_call", self.max_host_bytes_per_call),
             ("max_ws_connections", self.max_ws_connections as u64),
             ("shutdown_grace_ms", self.shutdown_grace_ms),
         ] {
@@ -127,18 +146,16 @@ impl LimitsConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self::from(&server::Limits::default())
-    }
-}
-
-impl From<&server::Limits> for LimitsConfig {
-    fn from(limits: &server::Limits) -> Self {
+        let limits = server::Limits::default();
+        let node = node::NodeConfig::default();
         let ms = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
         Self {
             max_connections: limits.max_connections,
             header_read_timeout_ms: ms(limits.header_read_timeout),
             body_read_timeout_ms: ms(limits.body_read_timeout),
-            max_calls_in_flight: limits.max_calls_in_flight,
+            max_concurrent_calls: node.max_concurrent_calls,
+            max_queued_calls: node.max_queued_calls,
+            max_host_bytes_per_call: node.limits.max_host_bytes,
             max_ws_connections: limits.max_ws_connections,
             shutdown_grace_ms: ms(limits.shutdown_grace),
         }
@@ -151,7 +168,6 @@ impl From<&LimitsConfig> for server::Limits {
             max_connections: config.max_connections,
             header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
             body_read_timeout: Duration::from_millis(config.body_read_timeout_ms),
-            max_calls_in_flight: config.max_calls_in_flight,
             max_ws_connections: config.max_ws_connections,
             shutdown_grace: Duration::from_millis(config.shutdown_grace_ms),
         }
@@ -174,7 +190,9 @@ impl Default for Config {
         Self {
             listen: DEFAULT_LISTEN.parse().expect("a valid default address"),
             dev_routes: None,
-            keep_events: node::NodeConfig::default().keep_events,
+            keep_events: node::NodeConfig::default().retention.events,
+            keep_event_bytes: node::NodeConfig::default().retention.event_bytes,
+            keep_deltas: node::NodeConfig::default().retention.deltas,
             fetch_allowed_hosts: Vec::new(),
             log_format: LogFormat::Text,
             ws_require_auth: None,
@@ -266,12 +284,12 @@ mod tests {
         let home = tempfile::tempdir().expect("temp dir");
         std::fs::write(
             home.path().join(FILE),
-            "[limits]\nmax_calls_in_flight = 0\n",
+            "[limits]\nmax_concurrent_calls = 0\n",
         )
         .expect("writes");
         let err = Config::load(home.path()).expect_err("a zero limit");
         assert!(
-            format!("{err:#}").contains("limits.max_calls_in_flight"),
+            format!("{err:#}").contains("limits.max_concurrent_calls"),
             "{err:#}"
         );
     }

@@ -142,13 +142,24 @@ fn warn_if_shared(home: &Path) {
 }
 
 fn open(home: &Path, config: &Config) -> Result<Node> {
+    let defaults = NodeConfig::default();
     let node_config = NodeConfig {
-        keep_events: config.keep_events,
+        limits: node::Limits {
+            max_host_bytes: config.limits.max_host_bytes_per_call,
+            ..defaults.limits.clone()
+        },
+        max_concurrent_calls: config.limits.max_concurrent_calls,
+        max_queued_calls: config.limits.max_queued_calls,
+        retention: node::Retention {
+            events: config.keep_events,
+            event_bytes: config.keep_event_bytes,
+            deltas: config.keep_deltas,
+        },
         fetch: FetchConfig {
             allowed_hosts: config.fetch_allowed_hosts.clone(),
             ..FetchConfig::default()
         },
-        ..NodeConfig::default()
+        ..defaults
     };
     Node::open(home.join(DATABASE), node_config)
         .with_context(|| format!("opening the database in {}", home.display()))

@@ -2,9 +2,12 @@
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use wasmtime::{
     Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module,
@@ -17,8 +20,76 @@ use crate::{BlobStore, CallError, Fetch, InstallError, Limits, Outcome, Storage,
 /// How often the wall-clock deadline is checked.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Instances that may run at once (pooling allocator slots).
-pub const MAX_CONCURRENT_INSTANCES: u32 = 128;
+/// Instances that may run at once by default (pooling allocator slots).
+pub const DEFAULT_INSTANCES: u32 = 128;
+
+/// Bytes of the seal in front of a compiled artifact (HMAC-SHA-256).
+const SEAL_LEN: usize = 32;
+
+/// How a runtime is set up.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// What each call may use.
+    pub limits: Limits,
+    /// Instances that may run at once (pooling allocator slots); further
+    /// calls wait for a slot instead of failing.
+    pub instances: u32,
+    /// The secret that seals compiled artifacts: [`Runtime::load`] runs
+    /// native code only from bytes sealed with it.
+    pub artifact_key: [u8; 32],
+}
+
+impl std::fmt::Debug for RuntimeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeConfig")
+            .field("limits", &self.limits)
+            .field("instances", &self.instances)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RuntimeConfig {
+    /// `limits`, the default pool size, and `artifact_key`.
+    #[must_use]
+    pub fn new(limits: Limits, artifact_key: [u8; 32]) -> Self {
+        Self {
+            limits,
+            instances: DEFAULT_INSTANCES,
+            artifact_key,
+        }
+    }
+}
+
+/// The instance slots: a call takes one for its whole run, waiting when
+/// none is free, so a full pool never fails a call.
+#[derive(Debug)]
+struct Slots {
+    free: Mutex<u32>,
+    freed: Condvar,
+}
+
+impl Slots {
+    fn take(&self) -> SlotGuard<'_> {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        while *free == 0 {
+            free = self
+                .freed
+                .wait(free)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *free -= 1;
+        SlotGuard(self)
+    }
+}
+
+struct SlotGuard<'a>(&'a Slots);
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        self.0.freed.notify_one();
+    }
+}
 
 /// Whether a call may change state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +176,8 @@ pub struct Runtime {
     engine: Engine,
     linker: Arc<Linker<HostState>>,
     limits: Arc<Limits>,
+    slots: Arc<Slots>,
+    artifact_key: Arc<[u8; 32]>,
     _ticker: Arc<Ticker>,
 }
 
@@ -124,16 +197,22 @@ pub fn is_reserved_method(method: &str) -> bool {
 }
 
 impl Runtime {
-    /// A runtime enforcing `limits`.
+    /// A runtime set up as `config` says.
     ///
     /// # Errors
     /// When the engine cannot be configured on this machine.
-    pub fn new(limits: Limits) -> Result<Self, String> {
+    pub fn new(config: RuntimeConfig) -> Result<Self, String> {
+        let RuntimeConfig {
+            limits,
+            instances,
+            artifact_key,
+        } = config;
+        let instances = instances.max(1);
         let memory_bytes = u64::from(limits.max_memory_pages) * 65_536;
         let mut pool = PoolingAllocationConfig::default();
-        pool.total_core_instances(MAX_CONCURRENT_INSTANCES)
-            .total_memories(MAX_CONCURRENT_INSTANCES)
-            .total_tables(MAX_CONCURRENT_INSTANCES)
+        pool.total_core_instances(instances)
+            .total_memories(instances)
+            .total_tables(instances)
             .max_memory_size(usize::try_from(memory_bytes).map_err(|err| err.to_string())?)
             .linear_memory_keep_resident(1 << 20);
         let mut config = Config::new();
@@ -165,6 +244,11 @@ impl Runtime {
             engine,
             linker: Arc::new(linker),
             limits: Arc::new(limits),
+            slots: Arc::new(Slots {
+                free: Mutex::new(instances),
+                freed: Condvar::new(),
+            }),
+            artifact_key: Arc::new(artifact_key),
             _ticker: Arc::new(Ticker(stop)),
         })
     }
@@ -187,7 +271,7 @@ impl Runtime {
         hasher.finish()
     }
 
-    /// Validates and compiles wasm bytes; returns the module and its
+    /// Validates and compiles wasm bytes; returns the module and its sealed
     /// serialized form for the compiled-module cache.
     ///
     /// # Errors
@@ -199,19 +283,41 @@ impl Runtime {
         let serialized = module
             .serialize()
             .map_err(|err| InstallError::InvalidModule(format!("{err:#}")))?;
-        Ok((self.prepare(module)?, serialized))
+        let mut sealed = self.seal(&serialized).to_vec();
+        sealed.extend_from_slice(&serialized);
+        Ok((self.prepare(module)?, sealed))
     }
 
-    /// Loads a module serialized by [`Runtime::compile`] of a runtime with the
-    /// same [`Runtime::fingerprint`].
+    fn mac(&self) -> Hmac<Sha256> {
+        <Hmac<Sha256> as Mac>::new_from_slice(self.artifact_key.as_slice())
+            .expect("HMAC takes a key of any length")
+    }
+
+    fn seal(&self, serialized: &[u8]) -> [u8; SEAL_LEN] {
+        let mut mac = self.mac();
+        mac.update(serialized);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Loads a module sealed by [`Runtime::compile`] of a runtime with the
+    /// same artifact key and [`Runtime::fingerprint`]. The seal is checked
+    /// before anything is deserialized.
     ///
     /// # Errors
-    /// When the bytes are not a compatible compiled module.
-    pub fn load(&self, serialized: &[u8]) -> Result<CompiledModule, InstallError> {
-        // SAFETY: the bytes come from the node's own compiled-module cache,
-        // written by `Runtime::compile` (`Module::serialize`) and keyed by this
-        // engine's fingerprint; wasmtime additionally checks the version and
-        // configuration header and refuses incompatible artifacts.
+    /// [`InstallError::Tampered`] when the seal does not match, else when
+    /// the bytes are not a compatible compiled module.
+    pub fn load(&self, sealed: &[u8]) -> Result<CompiledModule, InstallError> {
+        let (seal, serialized) = sealed
+            .split_at_checked(SEAL_LEN)
+            .ok_or(InstallError::Tampered)?;
+        let mut mac = self.mac();
+        mac.update(serialized);
+        mac.verify_slice(seal).map_err(|_| InstallError::Tampered)?;
+        // SAFETY: `Module::deserialize` trusts its input to be native code
+        // wasmtime produced. These bytes carry an HMAC-SHA-256 under this
+        // runtime's secret key, verified above, so they are exactly what
+        // `Runtime::compile` serialized; wasmtime further checks its version
+        // and configuration header and refuses incompatible artifacts.
         #[allow(unsafe_code)]
         let module = unsafe { Module::deserialize(&self.engine, serialized) }
             .map_err(|err| InstallError::Deserialize(format!("{err:#}")))?;
@@ -231,6 +337,7 @@ impl Runtime {
     /// storage (with the call's writes, for the caller to commit or drop).
     #[must_use]
     pub fn call(&self, module: &CompiledModule, call: Call) -> (Outcome, Box<dyn Storage>) {
+        let _slot = self.slots.take();
         let limits = self.limits.clone();
         let memory_bytes =
             usize::try_from(u64::from(limits.max_memory_pages) * 65_536).unwrap_or(usize::MAX);
@@ -259,6 +366,7 @@ impl Runtime {
             last_time_ns: call.last_time_ns,
             blob_handles: HashMap::new(),
             next_blob_fd: 0,
+            host_bytes: 0,
             abort: None,
         };
         let mut store = Store::new(&self.engine, state);
@@ -294,6 +402,7 @@ impl Runtime {
             wrote: state.wrote,
             last_time_ns: state.last_time_ns,
             fuel_used,
+            host_bytes: state.host_bytes,
         };
         (outcome, state.storage)
     }

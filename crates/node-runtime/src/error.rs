@@ -30,6 +30,10 @@ pub enum InstallError {
     /// A serialized module could not be loaded.
     #[error("cannot load a compiled module: {0}")]
     Deserialize(String),
+    /// A compiled module whose seal does not match: corrupted or not written
+    /// by a runtime holding this key. It is never loaded.
+    #[error("the compiled module failed its integrity check")]
+    Tampered,
 }
 
 /// A wasm trap, by kind.
@@ -122,6 +126,9 @@ pub enum HostError {
     /// Proposals need a context proxy contract, which this node does not run.
     #[error("proposals are not supported on this node")]
     ProposalsNotSupported,
+    /// The call moved more bytes through host functions than its budget.
+    #[error("the call exceeded its budget of {0} bytes through host functions")]
+    BudgetExceeded(u64),
     /// The state could not be read.
     #[error("storage: {0}")]
     Storage(String),

@@ -71,12 +71,24 @@ pub(crate) struct HostState {
     pub last_time_ns: u64,
     pub blob_handles: HashMap<u64, BlobHandle>,
     pub next_blob_fd: u64,
+    /// Bytes moved through host functions so far (see [`Limits::max_host_bytes`]).
+    pub host_bytes: u64,
     /// The error that aborted the call, kept here because the engine's error
     /// type is opaque once it crosses the wasm boundary.
     pub abort: Option<CallError>,
 }
 
 impl HostState {
+    /// Counts `bytes` against the call's host-bytes budget.
+    pub fn charge(&mut self, bytes: u64) -> Result<(), HostError> {
+        let used = self.host_bytes.saturating_add(bytes);
+        if used > self.limits.max_host_bytes {
+            return Err(HostError::BudgetExceeded(self.limits.max_host_bytes));
+        }
+        self.host_bytes = used;
+        Ok(())
+    }
+
     /// Puts `value` into register `id`, within the register limits.
     pub fn set_register(&mut self, id: u64, value: Vec<u8>) -> Result<(), HostError> {
         let limits = &self.limits;
@@ -92,6 +104,7 @@ impl HostState {
         if size > limits.max_registers_capacity {
             return Err(HostError::InvalidMemoryAccess("registers too large"));
         }
+        self.charge(len)?;
         self.registers_size = size;
         self.registers.insert(id, value);
         Ok(())
@@ -146,8 +159,9 @@ pub(crate) fn read_bytes(
     len: u64,
 ) -> Result<Vec<u8>, HostError> {
     let memory = memory(caller)?;
-    let data = memory.data(&caller);
-    Ok(data[range(ptr, len, data.len())?].to_vec())
+    let range = range(ptr, len, memory.data_size(&caller))?;
+    caller.data_mut().charge(len)?;
+    Ok(memory.data(&caller)[range].to_vec())
 }
 
 /// Writes `bytes` at `ptr` in guest memory.
@@ -157,9 +171,9 @@ pub(crate) fn write_bytes(
     bytes: &[u8],
 ) -> Result<(), HostError> {
     let memory = memory(caller)?;
-    let data = memory.data_mut(&mut *caller);
-    let target = range(ptr, bytes.len() as u64, data.len())?;
-    data[target].copy_from_slice(bytes);
+    let target = range(ptr, bytes.len() as u64, memory.data_size(&caller))?;
+    caller.data_mut().charge(bytes.len() as u64)?;
+    memory.data_mut(&mut *caller)[target].copy_from_slice(bytes);
     Ok(())
 }
 

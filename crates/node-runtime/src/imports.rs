@@ -435,8 +435,8 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                     return Err(HostError::BlobChunkTooLarge(dest.len).into());
                 }
                 let chunk = {
-                    let Some(BlobHandle::Read { id, data, position }) =
-                        caller.data_mut().blob_handles.get_mut(&fd)
+                    let state = caller.data_mut();
+                    let Some(BlobHandle::Read { id, data, .. }) = state.blob_handles.get(&fd)
                     else {
                         return Err(HostError::InvalidBlobHandle(fd).into());
                     };
@@ -444,13 +444,22 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                         return Ok(0);
                     }
                     if data.is_none() {
-                        *data = Some(
-                            store
-                                .get(id)
-                                .map_err(HostError::Storage)?
-                                .unwrap_or_default(),
-                        );
+                        let loaded = store
+                            .get(id)
+                            .map_err(HostError::Storage)?
+                            .unwrap_or_default();
+                        // A loaded blob is host memory the call holds: charged whole.
+                        state.charge(loaded.len() as u64)?;
+                        if let Some(BlobHandle::Read { data, .. }) = state.blob_handles.get_mut(&fd)
+                        {
+                            *data = Some(loaded);
+                        }
                     }
+                    let Some(BlobHandle::Read { data, position, .. }) =
+                        state.blob_handles.get_mut(&fd)
+                    else {
+                        return Err(HostError::InvalidBlobHandle(fd).into());
+                    };
                     let bytes = data.as_deref().unwrap_or_default();
                     let start = (*position).min(bytes.len());
                     let end = start

@@ -23,7 +23,7 @@ mod limits;
 mod outcome;
 
 pub use engine::{
-    Call, CompiledModule, MAX_CONCURRENT_INSTANCES, Mode, Runtime, is_reserved_method,
+    Call, CompiledModule, DEFAULT_INSTANCES, Mode, Runtime, RuntimeConfig, is_reserved_method,
 };
 pub use error::{CallError, HostError, InstallError, TrapKind};
 pub use host::{Environment, SystemEnvironment};

@@ -40,6 +40,11 @@ pub struct Limits {
     pub max_blob_handles: usize,
     /// Bytes per blob read or write.
     pub max_blob_chunk_size: u64,
+    /// Bytes one call may move through host functions in all: copied out of
+    /// guest memory, put into registers, loaded from blobs, written back
+    /// (storage, blob, log and event bytes included). Fuel does not count
+    /// host work; this does, so no call can make the host hold more.
+    pub max_host_bytes: u64,
 }
 
 impl Default for Limits {
@@ -63,6 +68,7 @@ impl Default for Limits {
             max_return_size: 10 * MIB,
             max_blob_handles: 100,
             max_blob_chunk_size: 10 * MIB,
+            max_host_bytes: 64 * MIB,
         }
     }
 }

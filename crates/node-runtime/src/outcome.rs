@@ -32,4 +32,7 @@ pub struct Outcome {
     pub last_time_ns: u64,
     /// Fuel the call consumed.
     pub fuel_used: u64,
+    /// Bytes the call moved through host functions (its budget is
+    /// [`crate::Limits::max_host_bytes`]).
+    pub host_bytes: u64,
 }

@@ -6,6 +6,9 @@ pub enum StoreError {
     /// The database failed (I/O, corruption, a transaction error).
     #[error("database: {0}")]
     Database(String),
+    /// The write would break a rule between tables; nothing was written.
+    #[error("{0}")]
+    Conflict(String),
     /// A stored record does not decode.
     #[error("corrupt {what} record: {reason}")]
     Corrupt {

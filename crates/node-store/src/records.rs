@@ -44,6 +44,24 @@ pub struct ContextRecord {
     /// Public keys of the context's members, first the creator.
     #[serde(default)]
     pub members: Vec<PublicKey>,
+    /// When each member joined, Unix milliseconds (contexts stored before
+    /// this was kept have none: their members joined at `created_at`).
+    #[serde(default)]
+    pub joined_at: BTreeMap<PublicKey, u64>,
+    /// Bytes of the context's stored event records.
+    #[serde(default)]
+    pub event_bytes: u64,
+}
+
+impl ContextRecord {
+    /// When `member` joined, Unix milliseconds.
+    #[must_use]
+    pub fn joined_at(&self, member: &PublicKey) -> u64 {
+        self.joined_at
+            .get(member)
+            .copied()
+            .unwrap_or(self.created_at)
+    }
 }
 
 /// What a committed call published, stored per context under its sequence number.
@@ -68,8 +86,34 @@ pub struct ContextCommit {
     pub writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// The call's event record, if it publishes one.
     pub event: Option<EventRecord>,
-    /// How many event records to keep for this context (older ones are dropped).
-    pub keep_events: u64,
+    /// How much of the context's history to keep.
+    pub retention: Retention,
     /// The replication artifact, stored at `context.delta_height`.
     pub delta: Option<Vec<u8>>,
+    /// Blobs the call wrote: stored, and referenced by the context until it
+    /// is deleted.
+    pub blobs: Vec<(BlobId, Vec<u8>)>,
+    /// Secret keys of members this node holds, kept until the context is deleted.
+    pub member_secrets: Vec<(PublicKey, [u8; 32])>,
+}
+
+/// How much history each context keeps; the oldest goes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Event records kept (for subscribers that resume).
+    pub events: u64,
+    /// Bytes of event records kept; the newest record is kept whatever its size.
+    pub event_bytes: u64,
+    /// Replication deltas kept.
+    pub deltas: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            events: 1_000,
+            event_bytes: 16 * 1024 * 1024,
+            deltas: 1_000,
+        }
+    }
 }

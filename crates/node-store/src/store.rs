@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use node_primitives::{ApplicationId, BlobId, ContextId};
+use node_primitives::{ApplicationId, BlobId, ContextId, PublicKey};
 use redb::{
     Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
     WriteTransaction,
@@ -13,11 +13,12 @@ use serde::de::DeserializeOwned;
 use std::ops::Bound;
 
 use crate::tables::{
-    APPLICATIONS, BLOBS, COMPILED, CONTEXTS, DELTAS, EVENTS, META, STATE, as_slices, context_range,
-    join,
+    APPLICATIONS, BLOB_CONTEXTS, BLOBS, COMPILED, CONTEXT_BLOBS, CONTEXTS, DELTAS, EVENTS,
+    MEMBER_SECRETS, META, STATE, as_slices, context_range, join,
 };
 use crate::{
-    ApplicationRecord, AuthTable, AuthTxn, ContextCommit, ContextRecord, EventRecord, StoreError,
+    ApplicationRecord, AuthTable, AuthTxn, ContextCommit, ContextRecord, EventRecord, Retention,
+    StoreError,
 };
 
 /// A change of a node-wide value: from the current bytes (if any) to the new ones.
@@ -56,11 +57,15 @@ impl Store {
             STATE,
             EVENTS,
             DELTAS,
+            MEMBER_SECRETS,
         ] {
             txn.open_table(table)?;
         }
+        txn.open_table(CONTEXT_BLOBS)?;
+        txn.open_table(BLOB_CONTEXTS)?;
         txn.open_table(META)?;
         crate::auth::create(&txn)?;
+        move_member_secrets(&txn)?;
         txn.commit()?;
         Ok(Self { db })
     }
@@ -85,29 +90,21 @@ impl Store {
         Ok(())
     }
 
-    /// Stores blob bytes under `id` (content-addressed: same id, same bytes).
-    ///
-    /// # Errors
-    /// When the database fails.
-    pub fn put_blob(&self, id: &BlobId, bytes: &[u8]) -> Result<(), StoreError> {
-        self.write(|txn| {
-            txn.open_table(BLOBS)?
-                .insert(id.as_bytes().as_slice(), bytes)?;
-            Ok(())
-        })
-    }
-
-    /// Stores an application record and its compiled module, atomically.
+    /// Stores an application record, its wasm bytes (as its blob) and its
+    /// compiled module, atomically.
     ///
     /// # Errors
     /// When the database fails.
     pub fn put_application(
         &self,
         record: &ApplicationRecord,
+        wasm: &[u8],
         fingerprint: u64,
         compiled: &[u8],
     ) -> Result<(), StoreError> {
         self.write(|txn| {
+            txn.open_table(BLOBS)?
+                .insert(record.blob.as_bytes().as_slice(), wasm)?;
             txn.open_table(APPLICATIONS)?
                 .insert(record.id.as_bytes().as_slice(), encode(record).as_slice())?;
             txn.open_table(COMPILED)?.insert(
@@ -137,21 +134,63 @@ impl Store {
         })
     }
 
-    /// Removes an application record (its blob and compiled module stay
-    /// cached). Whether contexts still use it is the caller's check.
+    /// Removes an application record, and its blob and compiled modules
+    /// unless a context's call wrote the same bytes. Refused, in the same
+    /// transaction, while a context runs the application, so it cannot race
+    /// a context being created.
     ///
     /// # Errors
-    /// When the database fails.
+    /// [`StoreError::Conflict`] naming how many contexts use it, or the
+    /// database's error.
     pub fn delete_application(&self, id: &ApplicationId) -> Result<bool, StoreError> {
         let mut removed = false;
         self.write(|txn| {
-            removed = txn
+            let users = txn
+                .open_table(CONTEXTS)?
+                .iter()?
+                .map(|entry| decode::<ContextRecord>("context", entry?.1.value()))
+                .filter(|record| !matches!(record, Ok(record) if record.application_id != *id))
+                .collect::<Result<Vec<_>, _>>()?
+                .len();
+            if users > 0 {
+                return Err(StoreError::Conflict(format!(
+                    "application {id} is used by {users} context(s); delete them first"
+                )));
+            }
+            let record = txn
                 .open_table(APPLICATIONS)?
                 .remove(id.as_bytes().as_slice())?
-                .is_some();
+                .map(|value| decode::<ApplicationRecord>("application", value.value()))
+                .transpose()?;
+            if let Some(record) = record {
+                removed = true;
+                collect_blob(txn, &record.blob)?;
+            }
             Ok(())
         })?;
         Ok(removed)
+    }
+
+    /// Creates a context with the commit of its `init`, if its application
+    /// is still installed, checked in the same transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the application is gone, or the
+    /// database's error; then nothing was written.
+    pub fn create_context(&self, commit: &ContextCommit) -> Result<(), StoreError> {
+        self.write(|txn| {
+            let application = commit.context.application_id;
+            if txn
+                .open_table(APPLICATIONS)?
+                .get(application.as_bytes().as_slice())?
+                .is_none()
+            {
+                return Err(StoreError::Conflict(format!(
+                    "application {application} was uninstalled"
+                )));
+            }
+            apply(txn, std::slice::from_ref(commit))
+        })
     }
 
     /// Creates or replaces a context record.
@@ -166,7 +205,8 @@ impl Store {
         })
     }
 
-    /// Deletes a context with its state, events and deltas.
+    /// Deletes a context with its state, events, deltas and member secrets,
+    /// and the blobs only it referenced.
     ///
     /// # Errors
     /// When the database fails.
@@ -178,9 +218,28 @@ impl Store {
                 .remove(id.as_bytes().as_slice())?
                 .is_some();
             let range = context_range(id.as_bytes());
-            for table in [STATE, EVENTS, DELTAS] {
+            for table in [STATE, EVENTS, DELTAS, MEMBER_SECRETS] {
                 txn.open_table(table)?
                     .retain_in::<&[u8], _>(as_slices(&range), |_, _| false)?;
+            }
+            let blobs = {
+                let table = txn.open_table(CONTEXT_BLOBS)?;
+                table
+                    .range::<&[u8]>(as_slices(&range))?
+                    .map(|entry| {
+                        id_at(entry?.0.value(), 32, "blob reference").map(BlobId::from_bytes)
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?
+            };
+            txn.open_table(CONTEXT_BLOBS)?
+                .retain_in::<&[u8], _>(as_slices(&range), |_, ()| false)?;
+            let mut blob_contexts = txn.open_table(BLOB_CONTEXTS)?;
+            for blob in &blobs {
+                blob_contexts.remove(join(blob.as_bytes(), id.as_bytes()).as_slice())?;
+            }
+            drop(blob_contexts);
+            for blob in &blobs {
+                collect_blob(txn, blob)?;
             }
             Ok(())
         })?;
@@ -192,42 +251,7 @@ impl Store {
     /// # Errors
     /// When the database fails; then nothing was written.
     pub fn commit(&self, commits: &[ContextCommit]) -> Result<(), StoreError> {
-        self.write(|txn| {
-            let mut contexts = txn.open_table(CONTEXTS)?;
-            let mut state = txn.open_table(STATE)?;
-            let mut events = txn.open_table(EVENTS)?;
-            let mut deltas = txn.open_table(DELTAS)?;
-            for commit in commits {
-                let id = commit.context.id.as_bytes();
-                for (key, value) in &commit.writes {
-                    let full = join(id, key);
-                    match value {
-                        Some(value) => state.insert(full.as_slice(), value.as_slice())?,
-                        None => state.remove(full.as_slice())?,
-                    };
-                }
-                if let Some(event) = &commit.event {
-                    events.insert(
-                        join(id, &event.seq.to_be_bytes()).as_slice(),
-                        encode(event).as_slice(),
-                    )?;
-                    let oldest_kept = event
-                        .seq
-                        .saturating_sub(commit.keep_events.saturating_sub(1));
-                    let start = join(id, &0u64.to_be_bytes());
-                    let end = join(id, &oldest_kept.to_be_bytes());
-                    events.retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
-                }
-                if let Some(delta) = &commit.delta {
-                    deltas.insert(
-                        join(id, &commit.context.delta_height.to_be_bytes()).as_slice(),
-                        delta.as_slice(),
-                    )?;
-                }
-                contexts.insert(id.as_slice(), encode(&commit.context).as_slice())?;
-            }
-            Ok(())
-        })
+        self.write(|txn| apply(txn, commits))
     }
 
     /// Replaces a node-wide value by `change(current)`, atomically with respect
@@ -281,6 +305,168 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// The 32-byte id at `at` in a composite key.
+fn id_at(key: &[u8], at: usize, what: &'static str) -> Result<[u8; 32], StoreError> {
+    key.get(at..at + 32)
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or(StoreError::Corrupt {
+            what,
+            reason: format!("key of {} bytes", key.len()),
+        })
+}
+
+/// The big-endian u64 at `at` in a composite key.
+fn u64_at(key: &[u8], at: usize, what: &'static str) -> Result<u64, StoreError> {
+    key.get(at..at + 8)
+        .and_then(|bytes| bytes.try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or(StoreError::Corrupt {
+            what,
+            reason: format!("key of {} bytes", key.len()),
+        })
+}
+
+/// Writes `commits` in `txn`: state, event records, deltas, blobs and
+/// member secrets, then each context's record, pruning history to its
+/// retention.
+fn apply(txn: &WriteTransaction, commits: &[ContextCommit]) -> Result<(), StoreError> {
+    let mut contexts = txn.open_table(CONTEXTS)?;
+    let mut state = txn.open_table(STATE)?;
+    let mut events = txn.open_table(EVENTS)?;
+    let mut deltas = txn.open_table(DELTAS)?;
+    let mut blobs = txn.open_table(BLOBS)?;
+    let mut context_blobs = txn.open_table(CONTEXT_BLOBS)?;
+    let mut blob_contexts = txn.open_table(BLOB_CONTEXTS)?;
+    let mut secrets = txn.open_table(MEMBER_SECRETS)?;
+    for commit in commits {
+        let id = commit.context.id.as_bytes();
+        let mut context = commit.context.clone();
+        for (key, value) in &commit.writes {
+            let full = join(id, key);
+            match value {
+                Some(value) => state.insert(full.as_slice(), value.as_slice())?,
+                None => state.remove(full.as_slice())?,
+            };
+        }
+        if let Some(event) = &commit.event {
+            let record = encode(event);
+            events.insert(
+                join(id, &event.seq.to_be_bytes()).as_slice(),
+                record.as_slice(),
+            )?;
+            context.event_bytes = context.event_bytes.saturating_add(record.len() as u64);
+            prune_events(&mut events, &mut context, event.seq, commit.retention)?;
+        }
+        if let Some(delta) = &commit.delta {
+            let height = commit.context.delta_height;
+            deltas.insert(join(id, &height.to_be_bytes()).as_slice(), delta.as_slice())?;
+            let oldest_kept = height.saturating_sub(commit.retention.deltas.saturating_sub(1));
+            let start = join(id, &0u64.to_be_bytes());
+            let end = join(id, &oldest_kept.to_be_bytes());
+            deltas.retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
+        }
+        for (blob, bytes) in &commit.blobs {
+            blobs.insert(blob.as_bytes().as_slice(), bytes.as_slice())?;
+            context_blobs.insert(join(id, blob.as_bytes()).as_slice(), ())?;
+            blob_contexts.insert(join(blob.as_bytes(), id).as_slice(), ())?;
+        }
+        for (member, secret) in &commit.member_secrets {
+            secrets.insert(join(id, member.as_bytes()).as_slice(), secret.as_slice())?;
+        }
+        contexts.insert(id.as_slice(), encode(&context).as_slice())?;
+    }
+    Ok(())
+}
+
+/// Drops a context's oldest event records past `retention`'s count or bytes;
+/// the newest (`newest`) always stays.
+fn prune_events(
+    events: &mut redb::Table<'_, &[u8], &[u8]>,
+    context: &mut ContextRecord,
+    newest: u64,
+    retention: Retention,
+) -> Result<(), StoreError> {
+    let range = context_range(context.id.as_bytes());
+    loop {
+        let oldest = events
+            .range::<&[u8]>(as_slices(&range))?
+            .next()
+            .transpose()?
+            .map(|(key, value)| (key.value().to_vec(), value.value().len() as u64));
+        let Some((key, bytes)) = oldest else {
+            return Ok(());
+        };
+        let seq = u64_at(&key, 32, "event")?;
+        let count = newest.saturating_sub(seq) + 1;
+        let over_bytes = context.event_bytes > retention.event_bytes && seq < newest;
+        if count <= retention.events.max(1) && !over_bytes {
+            return Ok(());
+        }
+        events.remove(key.as_slice())?;
+        context.event_bytes = context.event_bytes.saturating_sub(bytes);
+    }
+}
+
+/// Removes a blob (and any module compiled from it) that no context and no
+/// application references any more.
+fn collect_blob(txn: &WriteTransaction, blob: &BlobId) -> Result<(), StoreError> {
+    let prefix = context_range(blob.as_bytes());
+    if txn
+        .open_table(BLOB_CONTEXTS)?
+        .range::<&[u8]>(as_slices(&prefix))?
+        .next()
+        .is_some()
+    {
+        return Ok(());
+    }
+    for entry in txn.open_table(APPLICATIONS)?.iter()? {
+        let record: ApplicationRecord = decode("application", entry?.1.value())?;
+        if record.blob == *blob {
+            return Ok(());
+        }
+    }
+    txn.open_table(BLOBS)?.remove(blob.as_bytes().as_slice())?;
+    txn.open_table(COMPILED)?
+        .retain_in::<&[u8], _>(as_slices(&prefix), |_, _| false)?;
+    Ok(())
+}
+
+/// Moves member secrets kept as node-wide values (`member-secret/{context}/{member}`)
+/// by earlier versions into their table; those of deleted contexts are dropped.
+fn move_member_secrets(txn: &WriteTransaction) -> Result<(), StoreError> {
+    const PREFIX: &str = "member-secret/";
+    let mut meta = txn.open_table(META)?;
+    let old: Vec<(String, Vec<u8>)> = meta
+        .range(PREFIX..)?
+        .map(|entry| entry.map(|(key, value)| (key.value().to_owned(), value.value().to_vec())))
+        .take_while(|entry| {
+            entry
+                .as_ref()
+                .map_or(true, |(key, _)| key.starts_with(PREFIX))
+        })
+        .collect::<Result<_, _>>()?;
+    let contexts = txn.open_table(CONTEXTS)?;
+    let mut secrets = txn.open_table(MEMBER_SECRETS)?;
+    for (name, secret) in old {
+        meta.remove(name.as_str())?;
+        let mut parts = name[PREFIX.len()..].split('/');
+        let (Some(context), Some(member), None) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let (Ok(context), Ok(member)) = (context.parse::<ContextId>(), member.parse::<PublicKey>())
+        else {
+            continue;
+        };
+        if secret.len() == 32 && contexts.get(context.as_bytes().as_slice())?.is_some() {
+            secrets.insert(
+                join(context.as_bytes(), member.as_bytes()).as_slice(),
+                secret.as_slice(),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// A consistent read-only view of the store.
@@ -451,6 +637,22 @@ impl Snapshot {
     /// When the database fails.
     pub fn auth_list(&self, table: AuthTable) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         crate::auth::list(&self.txn, table)
+    }
+
+    /// The secret key of `member` of a context, if this node holds it.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub fn member_secret(
+        &self,
+        context: &ContextId,
+        member: &PublicKey,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let table = self.txn.open_table(MEMBER_SECRETS)?;
+        let key = join(context.as_bytes(), member.as_bytes());
+        Ok(table
+            .get(key.as_slice())?
+            .map(|value| value.value().to_vec()))
     }
 
     /// Number of blobs stored.

@@ -21,6 +21,15 @@ pub(crate) const STATE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new
 pub(crate) const EVENTS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("events");
 /// `context id ‖ height (u64 BE) → replication artifact`.
 pub(crate) const DELTAS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("deltas");
+/// `context id ‖ blob id → ()`: the blobs a context's calls wrote.
+pub(crate) const CONTEXT_BLOBS: TableDefinition<'_, &[u8], ()> =
+    TableDefinition::new("context_blobs");
+/// `blob id ‖ context id → ()`: the same references, by blob.
+pub(crate) const BLOB_CONTEXTS: TableDefinition<'_, &[u8], ()> =
+    TableDefinition::new("blob_contexts");
+/// `context id ‖ member key → secret`: the member keys this node holds.
+pub(crate) const MEMBER_SECRETS: TableDefinition<'_, &[u8], &[u8]> =
+    TableDefinition::new("member_secrets");
 /// `name → bytes`: node-wide values (identity, secrets, auth state).
 pub(crate) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 

@@ -35,6 +35,8 @@ fn baseline(dir: &Path) -> Duration {
         last_time_ns: 0,
         created_at: 0,
         members: vec![],
+        joined_at: BTreeMap::new(),
+        event_bytes: 0,
     };
     let start = Instant::now();
     for i in 0..MUTATIONS {
@@ -46,8 +48,10 @@ fn baseline(dir: &Path) -> Duration {
                 context: context.clone(),
                 writes,
                 event: None,
-                keep_events: 1_000,
+                retention: node_store::Retention::default(),
                 delta: None,
+                blobs: Vec::new(),
+                member_secrets: Vec::new(),
             }])
             .expect("commit");
     }

@@ -1,6 +1,7 @@
 //! The node's settings.
 
 use node_runtime::Limits;
+use node_store::Retention;
 
 use crate::FetchConfig;
 
@@ -9,8 +10,15 @@ use crate::FetchConfig;
 pub struct NodeConfig {
     /// Per-call limits of the wasm runtime.
     pub limits: Limits,
-    /// Event records kept per context for resuming subscribers.
-    pub keep_events: u64,
+    /// Calls (and other blocking work) running at once: the wasm instance
+    /// pool has this many slots.
+    pub max_concurrent_calls: u32,
+    /// Calls admitted to wait for a slot, in arrival order; past it a call
+    /// is refused at once with [`crate::NodeError::Busy`].
+    pub max_queued_calls: usize,
+    /// History kept per context: event records (for subscribers that
+    /// resume), their bytes, and replication deltas.
+    pub retention: Retention,
     /// Capacity of the in-process event bus (a slower subscriber lags and
     /// must replay from the event log).
     pub event_bus_capacity: usize,
@@ -26,7 +34,9 @@ impl Default for NodeConfig {
     fn default() -> Self {
         Self {
             limits: Limits::default(),
-            keep_events: 1_000,
+            max_concurrent_calls: node_runtime::DEFAULT_INSTANCES,
+            max_queued_calls: 1_024,
+            retention: Retention::default(),
             event_bus_capacity: 4_096,
             max_application_size: 50 * 1024 * 1024,
             max_commit_batch: 256,

@@ -47,10 +47,24 @@ pub enum NodeError {
     /// The input is too large.
     #[error("{0}")]
     TooLarge(String),
+    /// Too many calls are waiting already; retry shortly.
+    #[error("the node is busy: {0} calls are already waiting; retry shortly")]
+    Busy(usize),
     /// The store failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// Anything else that is the node's fault.
     #[error("internal: {0}")]
     Internal(String),
+}
+
+impl From<StoreError> for NodeError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            // A write the store refused because of what is stored (an
+            // application in use, or gone) is the caller's conflict.
+            StoreError::Conflict(message) => Self::Conflict(message),
+            other => Self::Store(other),
+        }
+    }
 }

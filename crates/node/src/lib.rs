@@ -12,8 +12,10 @@
 //!   per-context sequence number, after it is durable.
 //!
 //! The API is blocking (wasm runs on the caller's thread); async callers go
-//! through [`Node::run_blocking`], which admits at most as many at once as
-//! the runtime has instance slots, in arrival order.
+//! through [`Node::run_blocking`] (or [`Node::run_blocking_on`] for work that
+//! writes one context), which admits at most as many at once as the runtime
+//! has instance slots, in arrival order, queues a bounded number more and
+//! refuses the rest with [`NodeError::Busy`].
 
 mod committer;
 mod config;
@@ -31,4 +33,6 @@ pub use fetch::FetchConfig;
 pub use metrics::latency_histogram;
 pub use node::{CallOutput, Node};
 pub use node_runtime::{CallError, Event, HostError, InstallError, Limits, TrapKind};
-pub use node_store::{ApplicationRecord, AuthTable, AuthTxn, ContextRecord, EventRecord};
+pub use node_store::{
+    ApplicationRecord, AuthTable, AuthTxn, ContextRecord, EventRecord, Retention,
+};

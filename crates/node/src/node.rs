@@ -2,12 +2,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use node_primitives::{ApplicationId, BlobId, ContextId, Hash, PublicKey};
-use node_runtime::{Call, CompiledModule, Mode, Outcome, Runtime, SystemEnvironment};
+use node_runtime::{
+    Call, CompiledModule, Mode, Outcome, Runtime, RuntimeConfig, SystemEnvironment,
+};
 use node_store::{
     ApplicationRecord, AuthTable, AuthTxn, ContextCommit, ContextRecord, EventRecord, Store,
 };
@@ -17,7 +19,7 @@ use tokio::sync::{Semaphore, broadcast};
 
 use crate::committer::Committer;
 use crate::metrics::NodeMetrics;
-use crate::overlay::{Blobs, Overlay, Writes};
+use crate::overlay::{CallBlobs, Overlay, Writes};
 use crate::{NodeConfig, NodeError, NodeEvent};
 
 /// What a successful call returns.
@@ -44,13 +46,92 @@ struct Inner {
     config: NodeConfig,
     committer: Committer,
     modules: Mutex<HashMap<ApplicationId, CompiledModule>>,
-    lanes: Mutex<HashMap<ContextId, Arc<Mutex<()>>>>,
+    lanes: Mutex<HashMap<ContextId, Arc<Lane>>>,
     events: broadcast::Sender<NodeEvent>,
     compilations: AtomicU64,
     fetch: Option<Arc<dyn node_runtime::Fetch>>,
     metrics: NodeMetrics,
     /// Admission to blocking work: one permit per wasm instance slot.
     slots: Arc<Semaphore>,
+    /// Work admitted and waiting for a slot (or its context's turn).
+    queued: AtomicUsize,
+}
+
+/// One context's order of writers.
+#[derive(Debug, Default)]
+struct Lane {
+    /// Async admission of its writers, first come, first served: they wait
+    /// here, holding no instance slot, so one busy context cannot take the
+    /// slots other contexts' calls need.
+    order: Arc<tokio::sync::Mutex<()>>,
+    /// Mutual exclusion of its writers, whoever calls the blocking API.
+    writer: Mutex<()>,
+}
+
+/// A place in the admission queue, given back when dropped.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn enter(queued: &'a AtomicUsize, max: usize) -> Result<Self, NodeError> {
+        let waiting = queued.fetch_add(1, Ordering::AcqRel);
+        if waiting >= max {
+            queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(NodeError::Busy(waiting));
+        }
+        Ok(Self(queued))
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The key that seals the node's compiled modules, kept in a file beside the
+/// database (created on first open, readable by its owner only): someone who
+/// can change the database but not this file cannot make the node run
+/// native code of their choosing.
+fn artifact_key(database: &Path) -> Result<[u8; 32], NodeError> {
+    let mut name = database
+        .file_name()
+        .map(std::ffi::OsStr::to_os_string)
+        .unwrap_or_else(|| "node".into());
+    name.push(".artifact-key");
+    let path = database.with_file_name(name);
+    let fail = |err: std::io::Error| {
+        NodeError::Internal(format!("artifact key {}: {err}", path.display()))
+    };
+    loop {
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                return <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+                    NodeError::Internal(format!(
+                        "artifact key {}: {} bytes, expected 32",
+                        path.display(),
+                        bytes.len()
+                    ))
+                });
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(fail(err)),
+        }
+        let key = random_32()?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&path) {
+            Ok(mut file) => {
+                std::io::Write::write_all(&mut file, &key).map_err(fail)?;
+                file.sync_all().map_err(fail)?;
+                return Ok(key);
+            }
+            // Another opener wrote it first: read theirs.
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(err) => return Err(fail(err)),
+        }
+    }
 }
 
 fn now_ms() -> u64 {
@@ -93,8 +174,14 @@ impl Node {
     /// # Errors
     /// When the database or the wasm engine cannot be set up.
     pub fn open(path: impl AsRef<Path>, config: NodeConfig) -> Result<Self, NodeError> {
+        let path = path.as_ref();
         let store = Arc::new(Store::open(path)?);
-        let runtime = Runtime::new(config.limits.clone()).map_err(NodeError::Internal)?;
+        let runtime = Runtime::new(RuntimeConfig {
+            limits: config.limits.clone(),
+            instances: config.max_concurrent_calls.max(1),
+            artifact_key: artifact_key(path)?,
+        })
+        .map_err(NodeError::Internal)?;
         let metrics = NodeMetrics::default();
         let committer = Committer::start(store.clone(), config.max_commit_batch, metrics.clone())?;
         let (events, _) = broadcast::channel(config.event_bus_capacity.max(1));
@@ -104,7 +191,6 @@ impl Node {
             inner: Arc::new(Inner {
                 store,
                 runtime,
-                config,
                 committer,
                 modules: Mutex::new(HashMap::new()),
                 lanes: Mutex::new(HashMap::new()),
@@ -112,20 +198,22 @@ impl Node {
                 compilations: AtomicU64::new(0),
                 fetch,
                 metrics,
-                slots: Arc::new(Semaphore::new(
-                    node_runtime::MAX_CONCURRENT_INSTANCES as usize,
-                )),
+                slots: Arc::new(Semaphore::new(config.max_concurrent_calls.max(1) as usize)),
+                queued: AtomicUsize::new(0),
+                config,
             }),
         })
     }
 
     /// Runs blocking node work (calls, commits, key updates) off the async
     /// threads: the one way async code reaches the node's blocking API. At
-    /// most as many run at once as the wasm runtime has instance slots; the
-    /// others wait their turn, first come, first served.
+    /// most [`NodeConfig::max_concurrent_calls`] run at once; up to
+    /// [`NodeConfig::max_queued_calls`] more wait their turn, first come,
+    /// first served; past that the work is refused at once.
     ///
     /// # Errors
-    /// `work`'s error, or [`NodeError::Internal`] if the work panicked.
+    /// `work`'s error, [`NodeError::Busy`] when the queue is full, or
+    /// [`NodeError::Internal`] if the work panicked.
     pub async fn run_blocking<T, E>(
         &self,
         work: impl FnOnce(&Node) -> Result<T, E> + Send + 'static,
@@ -134,20 +222,90 @@ impl Node {
         T: Send + 'static,
         E: From<NodeError> + Send + 'static,
     {
-        let permit = self
-            .inner
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| NodeError::Internal("the node is shutting down".into()))?;
+        self.admit(None, work).await
+    }
+
+    /// As [`Node::run_blocking`], for work that writes `context` (a
+    /// mutation, a membership change, its deletion): such work runs in
+    /// arrival order per context, and waits for its turn without holding a
+    /// slot, so other contexts' calls are not held up.
+    ///
+    /// # Errors
+    /// As [`Node::run_blocking`].
+    pub async fn run_blocking_on<T, E>(
+        &self,
+        context: ContextId,
+        work: impl FnOnce(&Node) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<NodeError> + Send + 'static,
+    {
+        self.admit(Some(context), work).await
+    }
+
+    async fn admit<T, E>(
+        &self,
+        context: Option<ContextId>,
+        work: impl FnOnce(&Node) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<NodeError> + Send + 'static,
+    {
+        // Work that need not wait takes no place in the queue.
+        let mut queued = None;
+        let enqueue = || Queued::enter(&self.inner.queued, self.inner.config.max_queued_calls);
+        let turn = match context {
+            Some(context) => {
+                let order = self.lane(&context).order.clone();
+                Some(match order.clone().try_lock_owned() {
+                    Ok(turn) => turn,
+                    Err(_) => {
+                        queued = Some(enqueue()?);
+                        order.lock_owned().await
+                    }
+                })
+            }
+            None => None,
+        };
+        let slots = self.inner.slots.clone();
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if queued.is_none() {
+                    queued = Some(enqueue()?);
+                }
+                slots
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| NodeError::Internal("the node is shutting down".into()))?
+            }
+        };
+        drop(queued);
         let node = self.clone();
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let _slot = permit;
             work(&node)
         })
         .await
         .map_err(|err| NodeError::Internal(format!("blocking work failed: {err}")))?
+    }
+
+    /// Work admitted and waiting for a slot or its context's turn now.
+    #[must_use]
+    pub fn queued_calls(&self) -> usize {
+        self.inner.queued.load(Ordering::Acquire)
+    }
+
+    /// The bytes of a stored blob (an application's wasm, or a blob a
+    /// committed call wrote).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn blob(&self, id: &BlobId) -> Result<Option<Vec<u8>>, NodeError> {
+        Ok(self.inner.store.snapshot()?.blob(id)?)
     }
 
     /// The node's settings.
@@ -225,10 +383,12 @@ impl Node {
             metadata: metadata.to_vec(),
             installed_at: now_ms(),
         };
-        self.inner.store.put_blob(&blob, wasm)?;
-        self.inner
-            .store
-            .put_application(&record, self.inner.runtime.fingerprint(), &compiled)?;
+        self.inner.store.put_application(
+            &record,
+            wasm,
+            self.inner.runtime.fingerprint(),
+            &compiled,
+        )?;
         self.inner
             .modules
             .lock()
@@ -253,27 +413,20 @@ impl Node {
         Ok(self.inner.store.snapshot()?.application(id)?)
     }
 
-    /// Uninstalls an application no context uses.
+    /// Uninstalls an application no context uses; its wasm bytes and
+    /// compiled modules go with it.
     ///
     /// # Errors
-    /// [`NodeError::Conflict`] while a context uses it, or the store's error.
+    /// [`NodeError::Conflict`] while a context uses it (checked in the same
+    /// transaction as the removal), or the store's error.
     pub fn uninstall_application(&self, id: &ApplicationId) -> Result<bool, NodeError> {
-        let users = self
-            .contexts()?
-            .into_iter()
-            .filter(|context| context.application_id == *id)
-            .count();
-        if users > 0 {
-            return Err(NodeError::Conflict(format!(
-                "application {id} is used by {users} context(s); delete them first"
-            )));
-        }
+        let removed = self.inner.store.delete_application(id)?;
         self.inner
             .modules
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(id);
-        Ok(self.inner.store.delete_application(id)?)
+        Ok(removed)
     }
 
     /// The compiled module of an application: from memory, else from the
@@ -341,6 +494,7 @@ impl Node {
                 .verifying_key()
                 .to_bytes(),
         );
+        let created_at = now_ms();
         let record = ContextRecord {
             id,
             application_id: *application,
@@ -349,15 +503,20 @@ impl Node {
             last_seq: 0,
             delta_height: 0,
             last_time_ns: 0,
-            created_at: now_ms(),
+            created_at,
             members: vec![member],
+            joined_at: BTreeMap::from([(member, created_at)]),
+            event_bytes: 0,
         };
         let lane = self.lane(&id);
-        let _writer = lane.lock().unwrap_or_else(PoisonError::into_inner);
-        self.execute(record, "init", init_params, member, true)?;
-        self.inner
-            .store
-            .put_meta(&format!("member-secret/{id}/{member}"), &member_secret)?;
+        let _writer = lane.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.execute(
+            record,
+            "init",
+            init_params,
+            member,
+            Some((member, member_secret)),
+        )?;
         let context = self.context(&id)?.ok_or(NodeError::ContextNotFound(id))?;
         Ok((context, member))
     }
@@ -397,12 +556,13 @@ impl Node {
     /// [`NodeError::ContextNotFound`], or the store's error.
     pub fn add_member(&self, id: &ContextId, member: PublicKey) -> Result<bool, NodeError> {
         let lane = self.lane(id);
-        let _writer = lane.lock().unwrap_or_else(PoisonError::into_inner);
+        let _writer = lane.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let mut record = self.context(id)?.ok_or(NodeError::ContextNotFound(*id))?;
         if record.members.contains(&member) {
             return Ok(false);
         }
         record.members.push(member);
+        record.joined_at.insert(member, now_ms());
         self.inner.store.put_context(&record)?;
         Ok(true)
     }
@@ -455,13 +615,14 @@ impl Node {
         Ok(self.inner.store.snapshot()?.contexts()?)
     }
 
-    /// Deletes a context and all its state. Waits for a running mutation.
+    /// Deletes a context and all its state, history and member secrets, and
+    /// the blobs only its calls referenced. Waits for a running mutation.
     ///
     /// # Errors
     /// When the store fails.
     pub fn delete_context(&self, id: &ContextId) -> Result<bool, NodeError> {
         let lane = self.lane(id);
-        let _writer = lane.lock().unwrap_or_else(PoisonError::into_inner);
+        let _writer = lane.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let existed = self.inner.store.delete_context(id)?;
         self.inner
             .lanes
@@ -499,7 +660,8 @@ impl Node {
         refuse_reserved(method)?;
         let snapshot = Arc::new(self.inner.store.snapshot()?);
         let (record, executor) = callable(context, snapshot.context(context)?, executor)?;
-        let (outcome, _) = self.run(&record, snapshot, method, args, executor, Mode::ReadOnly)?;
+        let (outcome, _, _) =
+            self.run(&record, snapshot, method, args, executor, Mode::ReadOnly)?;
         let logs = outcome.logs;
         match outcome.returns {
             Ok(returns) => Ok(CallOutput {
@@ -527,13 +689,13 @@ impl Node {
     ) -> Result<CallOutput, NodeError> {
         refuse_reserved(method)?;
         let lane = self.lane(context);
-        let _writer = lane.lock().unwrap_or_else(PoisonError::into_inner);
+        let _writer = lane.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let (record, executor) = callable(context, self.context(context)?, executor)?;
-        self.execute(record, method, args, executor, false)
+        self.execute(record, method, args, executor, None)
     }
 
-    /// The writer lock of a context.
-    fn lane(&self, id: &ContextId) -> Arc<Mutex<()>> {
+    /// The writer lane of a context.
+    fn lane(&self, id: &ContextId) -> Arc<Lane> {
         self.inner
             .lanes
             .lock()
@@ -543,7 +705,8 @@ impl Node {
             .clone()
     }
 
-    /// Runs a method on a fresh instance; returns the outcome and the writes.
+    /// Runs a method on a fresh instance; returns the outcome, the writes
+    /// and the blobs it wrote.
     fn run(
         &self,
         record: &ContextRecord,
@@ -552,9 +715,13 @@ impl Node {
         args: &[u8],
         executor: PublicKey,
         mode: Mode,
-    ) -> Result<(Outcome, Writes), NodeError> {
+    ) -> Result<(Outcome, Writes, Arc<CallBlobs>), NodeError> {
         let module = self.module(&record.application_id)?;
         let writes = Writes::default();
+        let blobs = Arc::new(CallBlobs {
+            store: self.inner.store.clone(),
+            written: Mutex::default(),
+        });
         let overlay = Overlay {
             snapshot,
             context: record.id,
@@ -569,26 +736,28 @@ impl Node {
                 executor_id: executor.to_bytes(),
                 mode,
                 storage: Box::new(overlay),
-                blobs: Some(Arc::new(Blobs(self.inner.store.clone()))),
+                blobs: Some(blobs.clone()),
                 fetch: self.inner.fetch.clone(),
                 last_time_ns: record.last_time_ns,
                 environment: Box::new(SystemEnvironment),
             },
         );
-        Ok((outcome, writes))
+        Ok((outcome, writes, blobs))
     }
 
-    /// Runs a mutation under the context's lane and commits it if it succeeds.
+    /// Runs a mutation under the context's lane and commits it if it
+    /// succeeds. `creating` (the `init` of a new context) carries the
+    /// creator's member key, stored with the first commit.
     fn execute(
         &self,
         record: ContextRecord,
         method: &str,
         args: &[u8],
         executor: PublicKey,
-        creating: bool,
+        creating: Option<(PublicKey, [u8; 32])>,
     ) -> Result<CallOutput, NodeError> {
         let snapshot = Arc::new(self.inner.store.snapshot()?);
-        let (outcome, writes) =
+        let (outcome, writes, blobs) =
             self.run(&record, snapshot, method, args, executor, Mode::ReadWrite)?;
         let returns = match outcome.returns {
             Ok(returns) => returns,
@@ -599,7 +768,7 @@ impl Node {
                 });
             }
         };
-        if creating && returns.is_some() {
+        if creating.is_some() && returns.is_some() {
             return Err(NodeError::Rejected("init must not return a value".into()));
         }
         let writes = std::mem::take(&mut *writes.lock().unwrap_or_else(PoisonError::into_inner));
@@ -609,7 +778,7 @@ impl Node {
                     "method {method:?} committed a new state root without a replication delta"
                 )));
             }
-            Some(root) if creating && root == [0; 32] => {
+            Some(root) if creating.is_some() && root == [0; 32] => {
                 return Err(NodeError::Rejected(
                     "init committed the all-zero root, which means \"uninitialised\"".into(),
                 ));
@@ -620,7 +789,7 @@ impl Node {
                     "method {method:?} wrote state without committing it"
                 )));
             }
-            None if creating => {
+            None if creating.is_some() => {
                 return Err(NodeError::Rejected(
                     "init did not commit a state root".into(),
                 ));
@@ -648,13 +817,22 @@ impl Node {
             context.delta_height += 1;
         }
         let context_id = context.id;
-        self.inner.committer.commit(ContextCommit {
+        let commit = ContextCommit {
             context,
             writes: writes.into_iter().collect::<BTreeMap<_, _>>(),
             event: Some(event.clone()),
-            keep_events: self.inner.config.keep_events,
+            retention: self.inner.config.retention,
             delta,
-        })?;
+            blobs: blobs.take(),
+            member_secrets: creating.into_iter().collect(),
+        };
+        if creating.is_some() {
+            // Checks, in the same transaction, that the application is
+            // still installed.
+            self.inner.store.create_context(&commit)?;
+        } else {
+            self.inner.committer.commit(commit)?;
+        }
         let record = Arc::new(event);
         // Nobody listening is fine.
         let _ = self.inner.events.send(NodeEvent {

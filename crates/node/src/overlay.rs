@@ -58,20 +58,46 @@ impl Storage for Overlay {
     }
 }
 
-/// The node's blobs, content-addressed by SHA-256.
-pub(crate) struct Blobs(pub Arc<Store>);
+/// The node's blobs as one call sees them, content-addressed by SHA-256:
+/// the blobs the call wrote, kept aside until the call commits (a failed
+/// call or a query leaves none behind), over the stored ones.
+pub(crate) struct CallBlobs {
+    pub store: Arc<Store>,
+    pub written: Mutex<BTreeMap<BlobId, Vec<u8>>>,
+}
 
-impl BlobStore for Blobs {
+impl CallBlobs {
+    /// The blobs the call wrote.
+    pub fn take(&self) -> Vec<(BlobId, Vec<u8>)> {
+        std::mem::take(&mut *self.written.lock().unwrap_or_else(PoisonError::into_inner))
+            .into_iter()
+            .collect()
+    }
+}
+
+impl BlobStore for CallBlobs {
     fn put(&self, data: &[u8]) -> Result<[u8; 32], String> {
         let id = BlobId::from_bytes(Hash::digest(data).to_bytes());
-        self.0.put_blob(&id, data).map_err(|err| err.to_string())?;
+        self.written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, data.to_vec());
         Ok(id.to_bytes())
     }
 
     fn get(&self, id: &[u8; 32]) -> Result<Option<Vec<u8>>, String> {
-        self.0
+        let id = BlobId::from_bytes(*id);
+        if let Some(bytes) = self
+            .written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+        {
+            return Ok(Some(bytes.clone()));
+        }
+        self.store
             .snapshot()
-            .and_then(|snapshot| snapshot.blob(&BlobId::from_bytes(*id)))
+            .and_then(|snapshot| snapshot.blob(&id))
             .map_err(|err| err.to_string())
     }
 }

@@ -16,6 +16,9 @@ pub struct ApiError {
     pub message: String,
 }
 
+/// Seconds a client refused with `503` is asked to wait (`retry-after`).
+const RETRY_AFTER_SECS: u32 = 1;
+
 impl ApiError {
     /// An error with this status and message.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
@@ -44,7 +47,14 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ApiErrorResponse::new(self.status.as_u16(), self.message);
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
 
@@ -61,6 +71,7 @@ impl From<NodeError> for ApiError {
             }
             NodeError::Call { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             NodeError::NotMember { .. } => StatusCode::FORBIDDEN,
+            NodeError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             NodeError::Store(_) | NodeError::Internal(_) => return Self::internal(error),
         };
         Self::new(status, error.to_string())

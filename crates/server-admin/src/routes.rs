@@ -80,6 +80,17 @@ async fn blocking<T: Send + 'static>(
     node.run_blocking(move |_| work(state)).await
 }
 
+/// As [`blocking`], for work that writes `context`: it takes its turn
+/// among that context's writers.
+async fn blocking_on<T: Send + 'static>(
+    state: AdminState,
+    context: ContextId,
+    work: impl FnOnce(AdminState) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let node = state.node.clone();
+    node.run_blocking_on(context, move |_| work(state)).await
+}
+
 /// The admin API on its own: [`routes`] with [`finish`].
 pub fn router(state: AdminState) -> Router {
     finish(routes(state))
@@ -512,7 +523,10 @@ async fn delete_context(
     _admin: Admin,
     PathId(id): PathId<ContextId>,
 ) -> Reply<DeleteContextResponse> {
-    let is_deleted = blocking(state, move |state| Ok(state.node.delete_context(&id)?)).await?;
+    let is_deleted = blocking_on(state, id, move |state| {
+        Ok(state.node.delete_context(&id)?)
+    })
+    .await?;
     ok(DeleteContextResponse { is_deleted })
 }
 
@@ -528,7 +542,7 @@ async fn context_users(
         .iter()
         .map(|member| ContextUser {
             user_id: member.to_string(),
-            joined_at: record.created_at,
+            joined_at: record.joined_at(member),
         })
         .collect();
     ok(GetContextUsersResponse { context_users })

@@ -1,17 +1,16 @@
 //! The `/jsonrpc` route: authenticate, parse, run on the node, answer; and
 //! `/jsonrpc/dev`, the same calls without credentials, for local development.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use node::{CallOutput, Node};
+use node::{CallOutput, Node, NodeError};
 use node_primitives::{ContextId, PublicKey};
 use prometheus_client::registry::Registry;
 use serde_json::Value;
@@ -21,7 +20,6 @@ use server_primitives::jsonrpc::{
     self, CallResult, ErrorObject, Request, RequestCall, RequestId, Response as RpcResponse,
     ResponseBody, RpcError, Version,
 };
-use tokio::sync::Semaphore;
 
 use crate::error::{from_node, internal, parse};
 use crate::metrics::{Metrics, method_name, outcome_name};
@@ -29,15 +27,14 @@ use crate::metrics::{Metrics, method_name, outcome_name};
 /// Largest request body, bytes.
 const MAX_BODY: usize = 1024 * 1024;
 
-/// Calls running at once by default; past it, requests get 503.
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
+/// Seconds a client refused with `503` is asked to wait (`retry-after`).
+const RETRY_AFTER_SECS: u32 = 1;
 
 /// What the handler needs.
 #[derive(Debug, Clone)]
 pub struct JsonRpcState {
     node: Node,
     auth: Authenticator,
-    in_flight: Arc<Semaphore>,
     metrics: Metrics,
     dev_route: bool,
 }
@@ -51,14 +48,13 @@ enum Caller {
 }
 
 impl JsonRpcState {
-    /// The endpoint over `node` and `auth`, running at most `max_in_flight`
-    /// calls at once.
+    /// The endpoint over `node` and `auth`; the node admits its calls
+    /// ([`Node::run_blocking`]).
     #[must_use]
-    pub fn new(node: Node, auth: Authenticator, max_in_flight: usize) -> Self {
+    pub fn new(node: Node, auth: Authenticator) -> Self {
         Self {
             node,
             auth,
-            in_flight: Arc::new(Semaphore::new(max_in_flight)),
             metrics: Metrics::default(),
             dev_route: false,
         }
@@ -234,18 +230,39 @@ async fn answer(
         Err(err) => return Answer::reply("none", id, Err(parse(err.to_string()))),
     };
     let method = method_name(&request.call);
-    let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
-        return Answer {
-            method,
-            ..Answer::refused(
-                "overloaded",
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many calls in flight on this node; retry shortly",
-            )
-        };
-    };
-    let outcome = call(state, &caller, request.call).await;
-    Answer::reply(method, request.id, outcome)
+    match call(state, &caller, request.call).await {
+        Err(Failure::Busy(error)) => {
+            let mut answer = Answer {
+                method,
+                ..Answer::refused(
+                    "overloaded",
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    error.to_string(),
+                )
+            };
+            answer
+                .response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            answer
+        }
+        Err(Failure::Rpc(error)) => Answer::reply(method, request.id, Err(error)),
+        Ok(result) => Answer::reply(method, request.id, Ok(result)),
+    }
+}
+
+/// Why a call produced no result.
+enum Failure {
+    /// The protocol's error object.
+    Rpc(ErrorObject),
+    /// The node's admission queue is full: `503`, not a JSON-RPC error.
+    Busy(NodeError),
+}
+
+impl From<ErrorObject> for Failure {
+    fn from(error: ErrorObject) -> Self {
+        Self::Rpc(error)
+    }
 }
 
 /// The identity a call on `context` runs as: the principal's decision
@@ -275,7 +292,7 @@ async fn call(
     state: &JsonRpcState,
     caller: &Caller,
     call: RequestCall,
-) -> Result<CallResult, ErrorObject> {
+) -> Result<CallResult, Failure> {
     let (params, write) = match call {
         RequestCall::Query(params) => (params, false),
         RequestCall::Mutate(params) | RequestCall::Execute(params) => (params, true),
@@ -284,7 +301,8 @@ async fn call(
         return Err(parse(format!(
             "`substitute` names context aliases ({}), which this node does not keep: put the values in argsJson",
             params.substitute.join(", ")
-        )));
+        ))
+        .into());
     }
     let executor = executor(caller, params.context_id, params.executor_public_key)?;
     let args = serde_json::to_vec(&params.args_json).map_err(|err| ErrorObject {
@@ -295,18 +313,24 @@ async fn call(
     })?;
     let context = params.context_id;
     let method = params.method;
-    let output = state
-        .node
-        .run_blocking(move |node| {
-            if write {
+    let output = if write {
+        state
+            .node
+            .run_blocking_on(context, move |node| {
                 node.mutate(&context, &method, &args, executor)
-            } else {
-                node.query(&context, &method, &args, executor)
-            }
-        })
-        .await
-        .map_err(from_node)?;
-    result(output)
+            })
+            .await
+    } else {
+        state
+            .node
+            .run_blocking(move |node| node.query(&context, &method, &args, executor))
+            .await
+    };
+    let output = output.map_err(|error| match error {
+        busy @ NodeError::Busy(_) => Failure::Busy(busy),
+        other => Failure::Rpc(from_node(other)),
+    })?;
+    Ok(result(output)?)
 }
 
 fn result(output: CallOutput) -> Result<CallResult, ErrorObject> {

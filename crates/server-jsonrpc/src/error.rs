@@ -38,6 +38,7 @@ pub(crate) fn from_node(error: NodeError) -> ErrorObject {
         error @ (NodeError::Install(_)
         | NodeError::Conflict(_)
         | NodeError::TooLarge(_)
+        | NodeError::Busy(_)
         | NodeError::Store(_)
         | NodeError::Internal(_)) => internal(error),
     };

@@ -14,11 +14,11 @@
 //!   commit only if the call succeeds; their result adds the new `rootHash`
 //!   and the `eventSeq` a WebSocket subscriber can resume from;
 //! - limits: 1 MiB request bodies (413), one request per HTTP call (batches
-//!   refused), at most [`DEFAULT_MAX_IN_FLIGHT`] calls at once by default (503);
-//!   return values are capped by the runtime's `max_return_size`.
+//!   refused); when the node's admission queue is full, 503 with
+//!   `retry-after`; return values are capped by the runtime's `max_return_size`.
 
 mod call;
 mod error;
 mod metrics;
 
-pub use call::{DEFAULT_MAX_IN_FLIGHT, JsonRpcState, router};
+pub use call::{JsonRpcState, router};

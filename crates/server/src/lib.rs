@@ -51,8 +51,6 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// Time for a request's whole body to arrive.
     pub body_read_timeout: Duration,
-    /// JSON-RPC calls running at once; past it, `503`.
-    pub max_calls_in_flight: usize,
     /// WebSocket connections open at once.
     pub max_ws_connections: usize,
     /// Time in-flight requests get to finish once shutdown starts; the
@@ -66,7 +64,6 @@ impl Default for Limits {
             max_connections: 4096,
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(30),
-            max_calls_in_flight: server_jsonrpc::DEFAULT_MAX_IN_FLIGHT,
             max_ws_connections: server_ws::WsConfig::default().max_connections,
             shutdown_grace: Duration::from_secs(30),
         }
@@ -109,12 +106,8 @@ pub async fn run(
         "The node server's version",
         Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
     );
-    let rpc = server_jsonrpc::JsonRpcState::new(
-        node.clone(),
-        auth.clone(),
-        config.limits.max_calls_in_flight,
-    )
-    .with_dev_route(config.dev_routes);
+    let rpc = server_jsonrpc::JsonRpcState::new(node.clone(), auth.clone())
+        .with_dev_route(config.dev_routes);
     let loopback = listener.local_addr()?.ip().is_loopback();
     let admin = AdminState::new(
         node.clone(),

@@ -206,9 +206,19 @@ fn item_24_clock_and_randomness() {
         host_error(&harness.query("time_7", "")),
         HostError::InvalidMemoryAccess(_)
     ));
-    let first = returned_i64(&harness.query("time_8", ""));
-    let second = returned_i64(&harness.query("time_8", ""));
+    let first = returned_i64(&harness.mutate("time_8", ""));
+    let second = returned_i64(&harness.mutate("time_8", ""));
     assert!(second > first, "{first} then {second}");
+    // The wall clock steps back an hour: the context's clock still moves on.
+    let back = u64::try_from(second).expect("positive") - 3_600_000_000_000;
+    harness
+        .clock
+        .store(back, std::sync::atomic::Ordering::SeqCst);
+    let third = returned_i64(&harness.mutate("time_8", ""));
+    assert!(
+        third > second && third - second < 10,
+        "{second} then {third}: the clock went back to {back}"
+    );
     assert_eq!(
         returned_i64(&harness.query("random", "")),
         i64::from_le_bytes([0xAB; 8])

@@ -114,16 +114,74 @@ fn an_unknown_import_is_refused_at_install() {
 fn compiled_modules_survive_serialization() {
     let runtime = runtime(Limits::default());
     let wasm = wat::parse_str(HOSTILE).expect("wat");
-    let (_, serialized) = runtime.compile(&wasm).expect("compiles");
-    let loaded = runtime.load(&serialized).expect("loads");
+    let (_, sealed) = runtime.compile(&wasm).expect("compiles");
+    let loaded = runtime.load(&sealed).expect("loads");
     assert!(loaded.methods().contains(&"ok".to_owned()));
-    assert!(runtime.load(b"garbage").is_err());
+    // An engine configured differently has another fingerprint, and wasmtime
+    // refuses its artifacts even when the seal holds.
     let other = crate::support::runtime(Limits {
-        max_stack_bytes: 100 * 1024,
+        max_memory_pages: 512,
         ..Limits::default()
     });
+    assert_ne!(other.fingerprint(), runtime.fingerprint());
+    assert!(matches!(
+        other.load(&sealed),
+        Err(InstallError::Deserialize(_))
+    ));
+}
+
+#[test]
+fn a_compiled_module_that_is_not_sealed_with_the_key_is_never_loaded() {
+    let runtime = runtime(Limits::default());
+    let wasm = wat::parse_str(HOSTILE).expect("wat");
+    let (_, sealed) = runtime.compile(&wasm).expect("compiles");
+    assert_eq!(runtime.load(b"garbage").err(), Some(InstallError::Tampered));
+    assert_eq!(runtime.load(&[]).err(), Some(InstallError::Tampered));
+    // One flipped bit anywhere (seal or code) and the artifact is refused.
+    for at in [0, 31, 32, sealed.len() / 2, sealed.len() - 1] {
+        let mut corrupt = sealed.clone();
+        corrupt[at] ^= 0x01;
+        assert_eq!(
+            runtime.load(&corrupt).err(),
+            Some(InstallError::Tampered),
+            "byte {at}"
+        );
+    }
+    // Another node's key: the same bytes are not trusted here.
+    let stranger =
+        node_runtime::Runtime::new(node_runtime::RuntimeConfig::new(Limits::default(), [8; 32]))
+            .expect("engine");
+    assert_eq!(stranger.load(&sealed).err(), Some(InstallError::Tampered));
+}
+
+/// Writes 10 MiB blob chunks until something stops it.
+const BLOB_BOMB: &str = r#"
+(module
+  (import "env" "blob_create" (func $create (result i64)))
+  (import "env" "blob_write" (func $write (param i64 i64) (result i64)))
+  (memory (export "memory") 200)
+  (func (export "bomb") (local $fd i64)
+    (local.set $fd (call $create))
+    (i64.store (i32.const 0) (i64.const 64))
+    (i64.store (i32.const 8) (i64.const 10485760))
+    (loop $more
+      (drop (call $write (local.get $fd) (i64.const 0)))
+      (br $more)))
+  (func (export "ok"))
+)"#;
+
+#[test]
+fn a_blob_memory_bomb_stops_at_the_host_bytes_budget() {
+    let limits = Limits::default();
+    let budget = limits.max_host_bytes;
+    let mut harness = Harness::with_limits(&wat::parse_str(BLOB_BOMB).expect("wat"), limits);
+    harness.blobs = Some(std::sync::Arc::new(crate::support::MemoryBlobs::default()));
+    let outcome = harness.query("bomb", "");
     assert_eq!(
-        other.fingerprint() == runtime.fingerprint(),
-        other.load(&serialized).is_ok()
+        outcome.returns,
+        Err(CallError::Host(HostError::BudgetExceeded(budget)))
     );
+    assert!(outcome.host_bytes <= budget, "{}", outcome.host_bytes);
+    assert!(outcome.host_bytes > budget - 10 * 1024 * 1024 - 64);
+    assert_healthy(&mut harness);
 }

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use node_runtime::{Call, CompiledModule, Environment, Limits, Mode, Outcome, Runtime, Storage};
+use node_runtime::{
+    Call, CompiledModule, Environment, Limits, Mode, Outcome, Runtime, RuntimeConfig, Storage,
+};
 
 pub const CONTEXT: [u8; 32] = [0x11; 32];
 pub const EXECUTOR: [u8; 32] = [0x22; 32];
@@ -49,6 +51,8 @@ pub struct Harness {
     pub clock: Arc<AtomicU64>,
     pub root: Option<[u8; 32]>,
     pub blobs: Option<Arc<dyn node_runtime::BlobStore>>,
+    /// The last `time_now` value a committed call saw, as a node keeps it.
+    pub last_time_ns: u64,
 }
 
 /// Blobs in memory, named by SHA-256-free test ids (the content's length and first byte).
@@ -75,7 +79,7 @@ pub fn built_app(name: &str) -> Vec<u8> {
 }
 
 pub fn runtime(limits: Limits) -> Runtime {
-    Runtime::new(limits).expect("engine")
+    Runtime::new(RuntimeConfig::new(limits, [7; 32])).expect("engine")
 }
 
 impl Harness {
@@ -93,6 +97,7 @@ impl Harness {
             clock: Arc::new(AtomicU64::new(1_700_000_000_000_000_001)),
             root: None,
             blobs: None,
+            last_time_ns: 0,
         }
     }
 
@@ -120,11 +125,12 @@ impl Harness {
                 storage: Box::new(MemoryStorage(overlay.clone())),
                 blobs: self.blobs.clone(),
                 fetch: None,
-                last_time_ns: 0,
+                last_time_ns: self.last_time_ns,
                 environment: Box::new(FixedEnvironment(self.clock.clone())),
             },
         );
         if outcome.returns.is_ok() {
+            self.last_time_ns = outcome.last_time_ns;
             let committed = overlay.lock().unwrap().clone();
             *self.state.lock().unwrap() = committed;
             if outcome.root_hash.is_some() {

@@ -2,8 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use node_primitives::{ApplicationId, BlobId, ContextId, Hash};
-use node_store::{ApplicationRecord, ContextCommit, ContextRecord, EventRecord, Store};
+use node_primitives::{ApplicationId, BlobId, ContextId, Hash, PublicKey};
+use node_store::{
+    ApplicationRecord, ContextCommit, ContextRecord, EventRecord, Retention, Store, StoreError,
+};
 
 fn context(id: u8) -> ContextRecord {
     ContextRecord {
@@ -16,6 +18,8 @@ fn context(id: u8) -> ContextRecord {
         last_time_ns: 0,
         created_at: 1,
         members: vec![],
+        joined_at: BTreeMap::new(),
+        event_bytes: 0,
     }
 }
 
@@ -45,25 +49,46 @@ fn commit(
             root_hash: context.root_hash,
             events: vec![("Set".into(), seq.to_string().into_bytes())],
         }),
-        keep_events: keep,
+        retention: Retention {
+            events: keep,
+            ..Retention::default()
+        },
         delta: Some(vec![seq as u8]),
+        blobs: Vec::new(),
+        member_secrets: Vec::new(),
         context,
     }
 }
 
+/// Set in the child process of [`commits_are_durable_across_a_crash`]: the
+/// database file it commits to before it dies.
+const CRASH_CHILD: &str = "NODE_STORE_TEST_CRASH_CHILD";
+
 #[test]
-fn commits_are_durable_across_reopen() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("node.redb");
+fn commits_are_durable_across_a_crash() {
     let ctx = context(1);
-    {
+    if let Some(path) = std::env::var_os(CRASH_CHILD) {
         let store = Store::open(&path).expect("open");
+        store.put_meta("identity", b"seed").expect("meta");
         store.put_context(&ctx).expect("context");
         store
             .commit(&[commit(&ctx, 1, &[("a", Some("1")), ("b", Some("22"))], 10)])
             .expect("commit");
-        store.put_meta("identity", b"seed").expect("meta");
+        // Dies without closing the database: only what was durable survives.
+        std::process::exit(0);
     }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("node.redb");
+    let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "commits_are_durable_across_a_crash",
+            "--exact",
+            "--test-threads=1",
+        ])
+        .env(CRASH_CHILD, &path)
+        .status()
+        .expect("child runs");
+    assert!(status.success());
     let store = Store::open(&path).expect("reopen");
     let snapshot = store.snapshot().expect("snapshot");
     assert_eq!(
@@ -205,7 +230,6 @@ fn applications_and_compiled_modules() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path().join("node.redb")).expect("open");
     let blob = BlobId::from_bytes([1; 32]);
-    store.put_blob(&blob, b"\0asm").expect("blob");
     let record = ApplicationRecord {
         id: ApplicationId::from_bytes([2; 32]),
         blob,
@@ -215,7 +239,7 @@ fn applications_and_compiled_modules() {
         installed_at: 1,
     };
     store
-        .put_application(&record, 42, b"compiled")
+        .put_application(&record, b"\0asm", 42, b"compiled")
         .expect("app");
     let snapshot = store.snapshot().expect("snapshot");
     assert_eq!(snapshot.applications().expect("list"), vec![record.clone()]);
@@ -226,12 +250,186 @@ fn applications_and_compiled_modules() {
     assert_eq!(snapshot.compiled(&blob, 43).expect("read"), None);
     assert_eq!(snapshot.blob(&blob).expect("read"), Some(b"\0asm".to_vec()));
     assert!(store.delete_application(&record.id).expect("delete"));
+    let snapshot = store.snapshot().expect("snapshot");
+    assert!(snapshot.applications().expect("list").is_empty());
+    // Nothing references the bytes any more: they go with the application.
+    assert_eq!(snapshot.blob(&blob).expect("read"), None);
+    assert_eq!(snapshot.compiled(&blob, 42).expect("read"), None);
+}
+
+fn application(store: &Store, id: u8) -> ApplicationRecord {
+    let record = ApplicationRecord {
+        id: ApplicationId::from_bytes([id; 32]),
+        blob: BlobId::from_bytes([id; 32]),
+        size: 4,
+        source: "file:///app.wasm".into(),
+        metadata: vec![],
+        installed_at: 1,
+    };
+    store
+        .put_application(&record, b"\0asm", 42, b"compiled")
+        .expect("app");
+    record
+}
+
+#[test]
+fn an_application_in_use_cannot_be_uninstalled_nor_a_context_created_on_a_gone_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path().join("node.redb")).expect("open");
+    let app = application(&store, 9);
+    let ctx = context(1);
+    store
+        .create_context(&commit(&ctx, 1, &[("a", Some("1"))], 10))
+        .expect("created while installed");
+    let refused = store.delete_application(&app.id).expect_err("in use");
+    assert!(matches!(refused, StoreError::Conflict(ref message) if message.contains("1 context")));
     assert!(
         store
             .snapshot()
             .expect("snapshot")
-            .applications()
-            .expect("list")
-            .is_empty()
+            .application(&app.id)
+            .expect("read")
+            .is_some()
+    );
+    assert!(store.delete_context(&ctx.id).expect("delete"));
+    assert!(store.delete_application(&app.id).expect("now unused"));
+    let refused = store
+        .create_context(&commit(&context(2), 1, &[("a", Some("1"))], 10))
+        .expect_err("application gone");
+    assert!(matches!(refused, StoreError::Conflict(_)));
+    assert_eq!(
+        store
+            .snapshot()
+            .expect("snapshot")
+            .context(&context(2).id)
+            .expect("read"),
+        None
+    );
+}
+
+#[test]
+fn the_event_log_is_bounded_by_bytes_and_deltas_by_count() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path().join("node.redb")).expect("open");
+    let ctx = context(5);
+    let mut record = ctx.clone();
+    for seq in 1..=20 {
+        let mut next = commit(&record, seq, &[], 1_000);
+        next.retention = Retention {
+            events: 1_000,
+            event_bytes: 2_000,
+            deltas: 4,
+        };
+        if let Some(event) = next.event.as_mut() {
+            event.events = vec![("Big".into(), vec![b'x'; 100])];
+        }
+        store.commit(&[next]).expect("commit");
+        record = store
+            .snapshot()
+            .expect("snapshot")
+            .context(&ctx.id)
+            .expect("read")
+            .expect("exists");
+    }
+    let snapshot = store.snapshot().expect("snapshot");
+    let kept = snapshot.events_after(&ctx.id, 0, 1_000).expect("read");
+    let bytes: usize = kept
+        .iter()
+        .map(|event| serde_json::to_vec(event).expect("json").len())
+        .sum();
+    assert!(bytes <= 2_000, "{bytes} bytes kept");
+    assert!(kept.len() >= 2, "only {} kept", kept.len());
+    assert_eq!(kept.last().expect("newest").seq, 20);
+    assert_eq!(record.event_bytes, bytes as u64);
+    // Deltas 17..=20 stay, the older ones are gone.
+    assert_eq!(snapshot.delta(&ctx.id, 16).expect("read"), None);
+    for height in 17..=20 {
+        assert!(
+            snapshot.delta(&ctx.id, height).expect("read").is_some(),
+            "{height}"
+        );
+    }
+}
+
+#[test]
+fn blobs_and_member_secrets_go_with_the_last_context_that_references_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path().join("node.redb")).expect("open");
+    let app = application(&store, 9);
+    let (one, two) = (context(1), context(2));
+    let shared = BlobId::from_bytes([0xA1; 32]);
+    let own = BlobId::from_bytes([0xA2; 32]);
+    let member = PublicKey::from_bytes([0xB1; 32]);
+    let mut first = commit(&one, 1, &[], 10);
+    first.blobs = vec![(shared, b"shared".to_vec()), (own, b"own".to_vec())];
+    first.member_secrets = vec![(member, [7; 32])];
+    // The same bytes as the application's blob, written by a guest.
+    first.blobs.push((app.blob, b"\0asm".to_vec()));
+    let mut second = commit(&two, 1, &[], 10);
+    second.blobs = vec![(shared, b"shared".to_vec())];
+    store.commit(&[first, second]).expect("commit");
+    let snapshot = store.snapshot().expect("snapshot");
+    assert_eq!(
+        snapshot.member_secret(&one.id, &member).expect("read"),
+        Some(vec![7; 32])
+    );
+
+    assert!(store.delete_context(&one.id).expect("delete"));
+    let snapshot = store.snapshot().expect("snapshot");
+    assert_eq!(snapshot.blob(&own).expect("read"), None);
+    assert_eq!(
+        snapshot.blob(&shared).expect("read"),
+        Some(b"shared".to_vec())
+    );
+    assert_eq!(
+        snapshot.blob(&app.blob).expect("read"),
+        Some(b"\0asm".to_vec())
+    );
+    assert_eq!(
+        snapshot.member_secret(&one.id, &member).expect("read"),
+        None
+    );
+
+    assert!(store.delete_context(&two.id).expect("delete"));
+    let snapshot = store.snapshot().expect("snapshot");
+    assert_eq!(snapshot.blob(&shared).expect("read"), None);
+    assert_eq!(
+        snapshot.blob(&app.blob).expect("read"),
+        Some(b"\0asm".to_vec())
+    );
+    assert_eq!(snapshot.blob_count().expect("count"), 1);
+}
+
+#[test]
+fn member_secrets_kept_as_node_values_move_to_their_table() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("node.redb");
+    let (live, gone) = (context(1), context(2));
+    let member = PublicKey::from_bytes([0xB1; 32]);
+    {
+        let store = Store::open(&path).expect("open");
+        store.put_context(&live).expect("context");
+        store
+            .put_meta(&format!("member-secret/{}/{member}", live.id), &[7; 32])
+            .expect("meta");
+        store
+            .put_meta(&format!("member-secret/{}/{member}", gone.id), &[8; 32])
+            .expect("meta");
+    }
+    let store = Store::open(&path).expect("reopen");
+    let snapshot = store.snapshot().expect("snapshot");
+    assert_eq!(
+        snapshot.member_secret(&live.id, &member).expect("read"),
+        Some(vec![7; 32])
+    );
+    assert_eq!(
+        snapshot.member_secret(&gone.id, &member).expect("read"),
+        None
+    );
+    assert_eq!(
+        snapshot
+            .meta(&format!("member-secret/{}/{member}", live.id))
+            .expect("read"),
+        None
     );
 }

@@ -198,6 +198,7 @@ fn failed_mutations_leave_state_and_root_unchanged_and_publish_nothing() {
         .expect("installs");
     let (spinning, _) = limited.create_context(&app.id, b"").expect("context");
     let before = limited.context(&spinning.id).expect("read");
+    let mut limited_events = limited.subscribe();
     assert!(matches!(
         limited.mutate(&spinning.id, "write_then_spin", b"", None),
         Err(NodeError::Call {
@@ -209,6 +210,10 @@ fn failed_mutations_leave_state_and_root_unchanged_and_publish_nothing() {
     assert!(
         events.try_recv().is_err(),
         "a failed call published an event"
+    );
+    assert!(
+        limited_events.try_recv().is_err(),
+        "a call out of fuel published an event"
     );
     assert!(
         node.mutate(&context.id, "touch", b"", None).is_ok(),
@@ -322,11 +327,16 @@ fn a_commit_without_a_delta_is_rejected_and_queries_store_nothing() {
         .install_application(&faulty(), "test", b"")
         .expect("installs");
     let (context, _) = node.create_context(&app.id, b"").expect("context");
+    let before = node.context(&context.id).expect("read");
+    let size = node.storage_size(&context.id).expect("size");
+    let mut events = node.subscribe();
     assert!(matches!(
         node.mutate(&context.id, "commit_without_delta", b"", None),
         Err(NodeError::Rejected(_))
     ));
-    let before = node.context(&context.id).expect("read");
+    assert_eq!(node.context(&context.id).expect("read"), before);
+    assert_eq!(node.storage_size(&context.id).expect("size"), size);
+    assert!(events.try_recv().is_err(), "a rejected call published");
     let kv = node
         .install_application(&built_app("kv-store"), "test", b"")
         .expect("installs");

@@ -4,4 +4,5 @@ mod apps;
 mod calls;
 mod concurrency;
 mod fetch;
+mod resources;
 mod support;

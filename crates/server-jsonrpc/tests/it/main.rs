@@ -49,21 +49,19 @@ struct Served {
 }
 
 async fn serve() -> Served {
-    serve_with(server_jsonrpc::DEFAULT_MAX_IN_FLIGHT, false).await
+    serve_with(NodeConfig::default(), false).await
 }
 
-async fn serve_with(max_in_flight: usize, dev_route: bool) -> Served {
+async fn serve_with(config: NodeConfig, dev_route: bool) -> Served {
     let home = tempfile::tempdir().expect("temp dir");
-    let node = Node::open(home.path().join("node.redb"), NodeConfig::default()).expect("node");
+    let node = Node::open(home.path().join("node.redb"), config).expect("node");
     let auth = server_admin::load_authenticator(&node, AuthConfig::default()).expect("auth");
     let client = test_utils::wallet::log_in(&auth);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let address = listener.local_addr().expect("address");
-    let app = router(
-        JsonRpcState::new(node.clone(), auth.clone(), max_in_flight).with_dev_route(dev_route),
-    );
+    let app = router(JsonRpcState::new(node.clone(), auth.clone()).with_dev_route(dev_route));
     tokio::spawn(async move { axum::serve(listener, app).await });
     Served {
         url: format!("http://{address}/jsonrpc"),
@@ -392,8 +390,16 @@ async fn auth_and_size_limits() {
 }
 
 #[tokio::test]
-async fn calls_past_the_in_flight_limit_get_503() {
-    let served = serve_with(1, false).await;
+async fn calls_past_the_admission_queue_get_503_with_retry_after() {
+    let served = serve_with(
+        NodeConfig {
+            max_concurrent_calls: 1,
+            max_queued_calls: 0,
+            ..NodeConfig::default()
+        },
+        false,
+    )
+    .await;
     let errors = served.context(&wat::parse_str(ERRORS_APP).expect("wat"));
     let slow = request(json!(1), "query", &errors, "spin", json!({})).to_string();
     let busy = {
@@ -418,14 +424,19 @@ async fn calls_past_the_in_flight_limit_get_503() {
     // poll until that happens (the spin takes far longer than a round trip).
     let mut refused = None;
     for _ in 0..200 {
-        let (status, body) = served
-            .raw(
-                request(json!(2), "query", &errors, "not_json", json!({})).to_string(),
-                &served.headers(),
-            )
-            .await;
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            refused = Some(body);
+        let mut call = served
+            .http
+            .post(&served.url)
+            .header("content-type", "application/json")
+            .body(request(json!(2), "query", &errors, "not_json", json!({})).to_string());
+        for (name, value) in &served.headers() {
+            call = call.header(name.as_str(), value.as_str());
+        }
+        let response = call.send().await.expect("sent");
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            let retry_after = response.headers().get("retry-after").cloned();
+            assert_eq!(retry_after.expect("retry-after").to_str().ok(), Some("1"));
+            refused = Some(response.json::<Value>().await.expect("JSON body"));
             break;
         }
         if busy.is_finished() {
@@ -439,7 +450,7 @@ async fn calls_past_the_in_flight_limit_get_503() {
 
 #[tokio::test]
 async fn the_dev_route_needs_no_credentials_and_is_served_only_when_asked() {
-    let served = serve_with(server_jsonrpc::DEFAULT_MAX_IN_FLIGHT, true).await;
+    let served = serve_with(NodeConfig::default(), true).await;
     let kv = served.context(&test_utils::built_app("kv-store"));
     let dev = format!("{}/dev", served.url);
     let set = request(

@@ -161,7 +161,10 @@ async fn reconnecting_with_since_replays_exactly_what_was_missed() {
 async fn a_log_that_no_longer_reaches_back_gives_one_gap_first() {
     let served = serve(
         NodeConfig {
-            keep_events: 5,
+            retention: node::Retention {
+                events: 5,
+                ..node::Retention::default()
+            },
             ..NodeConfig::default()
         },
         WsConfig::default(),
