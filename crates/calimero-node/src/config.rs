@@ -43,11 +43,16 @@ metrics = true
 [limits]
 # HTTP connections served at once; past it, 503.
 max_connections = 4096
+# HTTP connections served at once from one address; past it, 503.
+max_connections_per_peer = 512
 # Milliseconds for a request's headers to arrive (and for an idle keep-alive
 # connection to send its next request); past it, the connection is closed.
 header_read_timeout_ms = 30000
 # Milliseconds for a request's whole body to arrive; past it, 408.
 body_read_timeout_ms = 30000
+# Milliseconds a response or WebSocket frame may wait for a peer that does
+# not read; past it, the connection is closed.
+write_timeout_ms = 30000
 # Calls running at once (wasm instances); the others wait their turn, first
 # come, first served, and a context's mutations run in arrival order.
 max_concurrent_calls = 128
@@ -104,11 +109,15 @@ pub struct Config {
 pub struct LimitsConfig {
     /// HTTP connections served at once; past it, `503`.
     pub max_connections: usize,
+    /// HTTP connections served at once from one address; past it, `503`.
+    pub max_connections_per_peer: usize,
     /// Milliseconds for a request's headers to arrive (and for an idle
     /// keep-alive connection to send its next request).
     pub header_read_timeout_ms: u64,
     /// Milliseconds for a request's whole body to arrive; past it, `408`.
     pub body_read_timeout_ms: u64,
+    /// Milliseconds a write may wait for a peer that does not read.
+    pub write_timeout_ms: u64,
     /// Calls running at once (wasm instances).
     pub max_concurrent_calls: u32,
     /// Calls waiting for their turn; past it, `503`.
@@ -129,6 +138,11 @@ impl LimitsConfig {
     pub fn check(&self) -> Result<()> {
         for (key, value) in [
             ("max_connections", self.max_connections as u64),
+            (
+                "max_connections_per_peer",
+                self.max_connections_per_peer as u64,
+            ),
+            ("write_timeout_ms", self.write_timeout_ms),
             ("header_read_timeout_ms", self.header_read_timeout_ms),
             ("body_read_timeout_ms", self.body_read_timeout_ms),
             ("max_concurrent_calls", u64::from(self.max_concurrent_calls)),
@@ -151,8 +165,10 @@ impl Default for LimitsConfig {
         let ms = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
         Self {
             max_connections: limits.max_connections,
+            max_connections_per_peer: limits.max_connections_per_peer,
             header_read_timeout_ms: ms(limits.header_read_timeout),
             body_read_timeout_ms: ms(limits.body_read_timeout),
+            write_timeout_ms: ms(limits.write_timeout),
             max_concurrent_calls: node.max_concurrent_calls,
             max_queued_calls: node.max_queued_calls,
             max_host_bytes_per_call: node.limits.max_host_bytes,
@@ -166,8 +182,10 @@ impl From<&LimitsConfig> for server::Limits {
     fn from(config: &LimitsConfig) -> Self {
         Self {
             max_connections: config.max_connections,
+            max_connections_per_peer: config.max_connections_per_peer,
             header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
             body_read_timeout: Duration::from_millis(config.body_read_timeout_ms),
+            write_timeout: Duration::from_millis(config.write_timeout_ms),
             max_ws_connections: config.max_ws_connections,
             shutdown_grace: Duration::from_millis(config.shutdown_grace_ms),
         }

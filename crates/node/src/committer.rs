@@ -81,14 +81,7 @@ fn run(
         let (commits, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         let started = Instant::now();
         let result = store.commit(&commits).map_err(|err| err.to_string());
-        metrics
-            .commit_seconds
-            .observe(started.elapsed().as_secs_f64());
-        #[allow(clippy::cast_precision_loss)] // batches are far below 2^52
-        metrics.commit_batch.observe(commits.len() as f64);
-        if result.is_err() {
-            metrics.commit_failures.inc();
-        }
+        metrics.committed(started, commits.len(), result.is_ok());
         for reply in replies {
             // A caller that went away no longer needs its answer.
             let _ = reply.send(result.clone());

@@ -34,6 +34,17 @@ impl Default for NodeMetrics {
 }
 
 impl NodeMetrics {
+    /// Counts one durable commit of `batch` context commits that began at
+    /// `started` and succeeded or not.
+    pub fn committed(&self, started: std::time::Instant, batch: usize, ok: bool) {
+        self.commit_seconds.observe(started.elapsed().as_secs_f64());
+        #[allow(clippy::cast_precision_loss)] // batches are far below 2^52
+        self.commit_batch.observe(batch as f64);
+        if !ok {
+            self.commit_failures.inc();
+        }
+    }
+
     /// Adds these metrics to `registry`.
     pub fn register(&self, registry: &mut Registry) {
         registry.register_with_unit(

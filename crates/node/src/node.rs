@@ -12,6 +12,7 @@ use node_runtime::{
 };
 use node_store::{
     ApplicationRecord, AuthTable, AuthTxn, ContextCommit, ContextRecord, EventRecord, Store,
+    StoreError,
 };
 use prometheus_client::registry::Registry;
 use serde::Serialize;
@@ -829,7 +830,14 @@ impl Node {
         if creating.is_some() {
             // Checks, in the same transaction, that the application is
             // still installed.
-            self.inner.store.create_context(&commit)?;
+            let started = std::time::Instant::now();
+            let created = self.inner.store.create_context(&commit);
+            self.inner.metrics.committed(
+                started,
+                1,
+                !matches!(created, Err(StoreError::Database(_))),
+            );
+            created?;
         } else {
             self.inner.committer.commit(commit)?;
         }

@@ -144,24 +144,48 @@ async fn handle(
 ) -> Response {
     let started = Instant::now();
     let caller = authenticate(&state, &headers).map(Caller::Authenticated);
-    respond(&state, started, caller, body).await
+    respond(&state, started, &headers, caller, body).await
 }
 
 async fn handle_dev(
     State(state): State<JsonRpcState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    respond(&state, Instant::now(), Ok(Caller::Developer), body).await
+    respond(
+        &state,
+        Instant::now(),
+        &headers,
+        Ok(Caller::Developer),
+        body,
+    )
+    .await
+}
+
+/// Whether the request says its body is JSON (`application/json`, with
+/// parameters or not), as the admin API also requires.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Answers `caller` (or its refusal) and counts the call.
 async fn respond(
     state: &JsonRpcState,
     started: Instant,
+    headers: &HeaderMap,
     caller: Result<Caller, AuthError>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let answer = match caller {
+        Ok(_) if !is_json(headers) => Answer::refused(
+            "bad_body",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the request with `content-type: application/json`",
+        ),
         Ok(caller) => answer(state, caller, body).await,
         Err(error) => Answer::refused(
             "unauthorized",

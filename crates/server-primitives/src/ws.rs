@@ -172,7 +172,7 @@ pub struct ExecutionEventItem {
 
 /// Which generation of event types a connection receives, chosen with the
 /// query parameter `/ws?events=seed|current|all`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventGeneration {
     /// `TransactionExecuted` and `OutcomeEvent` (the default).

@@ -23,10 +23,18 @@
 //! `?token=<access token>`; a context-bound key or token may then follow only
 //! its own context.
 //!
+//! Limits: a client message larger than [`WsConfig::max_message_bytes`]
+//! ends the session with `1009 Message Too Big`; a peer that does not take a
+//! frame within [`WsConfig::send_timeout`] is closed with `1013 Try Again
+//! Later` (reconnect and resubscribe with `since`). Replays are read from the
+//! event log in bounded batches off the async threads, and each event's
+//! frames are serialized once for all the sessions that receive them.
+//!
 //! [`WsState::close_all`] ends every session with `1001 Going Away` (the
 //! server calls it on shutdown); [`WsState::register_metrics`] exposes open
 //! connections, refusals, disconnects by reason, events and gaps sent.
 
+mod frames;
 mod metrics;
 mod session;
 
@@ -60,6 +68,10 @@ pub struct WsConfig {
     pub ping_interval: Duration,
     /// Most events replayed for one context on `subscribe` with `since`.
     pub replay_limit: usize,
+    /// Largest message (and frame) a client may send, bytes.
+    pub max_message_bytes: usize,
+    /// Time a frame may wait for the peer to take it.
+    pub send_timeout: Duration,
     /// Whether connecting needs credentials. The server sets it from the
     /// listener (open on loopback, as in the seed; required elsewhere) unless
     /// configured; the default here is open.
@@ -73,6 +85,8 @@ impl Default for WsConfig {
             max_subscriptions: 256,
             ping_interval: Duration::from_secs(30),
             replay_limit: 10_000,
+            max_message_bytes: 64 * 1024,
+            send_timeout: Duration::from_secs(10),
             require_auth: false,
         }
     }
@@ -87,6 +101,7 @@ pub struct WsState {
     connections: Arc<AtomicUsize>,
     metrics: Metrics,
     closing: Arc<watch::Sender<bool>>,
+    frames: Arc<frames::Frames>,
 }
 
 impl WsState {
@@ -101,6 +116,7 @@ impl WsState {
             connections: Arc::new(AtomicUsize::new(0)),
             metrics: Metrics::default(),
             closing: Arc::new(watch::Sender::new(false)),
+            frames: Arc::default(),
         }
     }
 
@@ -213,6 +229,9 @@ async fn upgrade(
         );
     }
     let connection = Connection(state.connections.clone());
+    let upgrade = upgrade
+        .max_message_size(state.config.max_message_bytes)
+        .max_frame_size(state.config.max_message_bytes);
     upgrade.on_upgrade(move |socket| async move {
         state.metrics.opened();
         let start = session::Start {
@@ -223,6 +242,7 @@ async fn upgrade(
             principal,
             metrics: state.metrics.clone(),
             closing: state.closing.subscribe(),
+            frames: state.frames,
         };
         let end = session::run(socket, start).await;
         state.metrics.ended(end);

@@ -21,6 +21,10 @@ pub(crate) enum End {
     Shutdown,
     /// The credentials the session was opened with expired or were revoked.
     CredentialsEnded,
+    /// The peer did not take a frame within the send timeout.
+    SendTimeout,
+    /// The peer sent a message larger than the limit.
+    TooLarge,
 }
 
 impl End {
@@ -32,6 +36,8 @@ impl End {
             Self::BusClosed => "bus_closed",
             Self::Shutdown => "shutdown",
             Self::CredentialsEnded => "credentials_ended",
+            Self::SendTimeout => "send_timeout",
+            Self::TooLarge => "too_large",
         }
     }
 }
@@ -67,7 +73,7 @@ impl Metrics {
         registry.register(
             "ws_disconnects",
             "WebSocket connections ended, by reason (client_closed, ping_timeout, \
-             send_failed, bus_closed, shutdown)",
+             send_failed, send_timeout, too_large, bus_closed, shutdown, credentials_ended)",
             self.ended.clone(),
         );
         registry.register(

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, close_code};
 use axum::extract::ws::{Message, WebSocket};
@@ -16,7 +17,17 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 
 use crate::WsConfig;
+use crate::frames::Frames;
 use crate::metrics::{End, Metrics};
+
+/// Event records read from the log per blocking read while replaying.
+const REPLAY_BATCH: usize = 256;
+
+/// Time the closing frame gets after a send timed out.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Close code 1013 (Try Again Later): the peer read too slowly.
+const TRY_AGAIN_LATER: u16 = 1013;
 
 /// Per subscribed context, the last sequence number delivered (or skipped).
 type Subscriptions = HashMap<ContextId, u64>;
@@ -29,6 +40,33 @@ struct Session {
     generation: EventGeneration,
     subscriptions: Subscriptions,
     metrics: Metrics,
+    frames: Arc<Frames>,
+}
+
+/// What answering one request asks for: frames to send, then contexts to
+/// replay from the event log (`since` each).
+#[derive(Default)]
+struct Handled {
+    frames: Vec<Message>,
+    replays: Vec<(ContextId, u64)>,
+}
+
+impl From<Vec<Message>> for Handled {
+    fn from(frames: Vec<Message>) -> Self {
+        Self {
+            frames,
+            replays: Vec::new(),
+        }
+    }
+}
+
+/// Sends `frame` unless the peer does not take it within `timeout`.
+async fn send(socket: &mut WebSocket, frame: Message, timeout: Duration) -> Result<(), End> {
+    match tokio::time::timeout(timeout, socket.send(frame)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::SendFailed),
+        Err(_) => Err(End::SendTimeout),
+    }
 }
 
 fn frame(response: &Response) -> Message {
@@ -66,8 +104,17 @@ impl Session {
         })
     }
 
-    /// The frames of one committed call, in the connection's generation.
-    fn events(&self, context: ContextId, record: &EventRecord) -> Vec<Message> {
+    /// The frames of one committed call, in the connection's generation
+    /// (serialized once for all connections of that generation).
+    fn events(&self, context: ContextId, record: &EventRecord) -> Arc<[Message]> {
+        let frames = self.frames.get(context, record.seq, self.generation, || {
+            self.make_events(context, record)
+        });
+        self.metrics.events_sent(frames.len());
+        frames
+    }
+
+    fn make_events(&self, context: ContextId, record: &EventRecord) -> Vec<Message> {
         let items: Vec<ExecutionEventItem> = record
             .events
             .iter()
@@ -113,13 +160,11 @@ impl Session {
                 ),
             ]
         };
-        let frames: Vec<Message> = match self.generation {
+        match self.generation {
             EventGeneration::Seed => seed().into(),
             EventGeneration::Current => current().into(),
             EventGeneration::All => seed().into_iter().chain(current()).collect(),
-        };
-        self.metrics.events_sent(frames.len());
-        frames
+        }
     }
 
     /// The latest sequence number of a context (0 when it has none or is unknown).
@@ -132,7 +177,7 @@ impl Session {
     }
 
     /// Answers one text frame.
-    fn handle(&mut self, text: &str) -> Vec<Message> {
+    fn handle(&mut self, text: &str) -> Handled {
         let request: Request = match serde_json::from_str(text) {
             Ok(request) => request,
             Err(err) => {
@@ -142,7 +187,8 @@ impl Session {
                 return vec![reply(
                     id,
                     ResponseBody::Error(WsError::ParseError(err.to_string())),
-                )];
+                )]
+                .into();
             }
         };
         match request.command {
@@ -156,6 +202,7 @@ impl Session {
                         context_ids: params.context_ids,
                     })),
                 )]
+                .into()
             }
             Command::Subscribe(params) => {
                 let new = params
@@ -174,7 +221,8 @@ impl Session {
                         ResponseBody::Error(WsError::Unauthorized(format!(
                             "this connection's credentials do not reach context {denied}"
                         ))),
-                    )];
+                    )]
+                    .into();
                 }
                 if self.subscriptions.len() + new > self.config.max_subscriptions {
                     return vec![reply(
@@ -183,58 +231,101 @@ impl Session {
                             "a connection may follow at most {} contexts",
                             self.config.max_subscriptions
                         ))),
-                    )];
+                    )]
+                    .into();
                 }
-                let mut frames = vec![reply(
+                let frames = vec![reply(
                     request.id,
                     ResponseBody::Result(ResponseResult::Subscription(SubscriptionReply {
                         context_ids: params.context_ids.clone(),
                     })),
                 )];
+                let mut replays = Vec::new();
                 for context in params.context_ids {
                     match params.since.get(&context) {
-                        Some(since) => frames.extend(self.replay(context, *since)),
+                        Some(since) => replays.push((context, *since)),
                         None => {
                             let latest = self.latest(&context);
                             self.subscriptions.entry(context).or_insert(latest);
                         }
                     }
                 }
-                frames
+                Handled { frames, replays }
             }
         }
     }
 
-    /// Subscribes from `since`: the logged events after it, with a `Gap`
-    /// first when the log no longer reaches back that far.
-    fn replay(&mut self, context: ContextId, since: u64) -> Vec<Message> {
+    /// Subscribes from `since`: sends the logged events after it (at most
+    /// [`WsConfig::replay_limit`], read [`REPLAY_BATCH`] at a time through
+    /// the node's blocking boundary), with a `Gap` first when the log no
+    /// longer reaches back that far, or when it cannot be read.
+    async fn replay(
+        &mut self,
+        socket: &mut WebSocket,
+        context: ContextId,
+        since: u64,
+    ) -> Result<(), End> {
         let latest = self.latest(&context);
-        let records = self
-            .node
-            .events_after(&context, since, self.config.replay_limit)
-            .unwrap_or_default();
-        let mut frames = Vec::new();
-        let first_available = records
-            .first()
-            .map_or(latest.saturating_add(1), |record| record.seq);
-        if first_available > since.saturating_add(1) && latest > since {
-            self.metrics.gap(false);
-            frames.push(event(
-                context,
-                None,
-                EventPayload::Gap {
-                    from_seq: since + 1,
-                    to_seq: first_available - 1,
-                },
-            ));
+        let mut last = None;
+        let mut replayed = 0;
+        while replayed < self.config.replay_limit {
+            let want = REPLAY_BATCH.min(self.config.replay_limit - replayed);
+            let after = last.unwrap_or(since);
+            let read = self
+                .node
+                .run_blocking(move |node| node.events_after(&context, after, want))
+                .await;
+            let records = match read {
+                Ok(records) => records,
+                Err(error) => {
+                    tracing::debug!(%error, "replaying the event log failed");
+                    if latest > after {
+                        self.metrics.gap(false);
+                        let gap = event(
+                            context,
+                            None,
+                            EventPayload::Gap {
+                                from_seq: after + 1,
+                                to_seq: latest,
+                            },
+                        );
+                        send(socket, gap, self.config.send_timeout).await?;
+                    }
+                    last = Some(latest.max(after));
+                    break;
+                }
+            };
+            if last.is_none() {
+                let first_available = records
+                    .first()
+                    .map_or(latest.saturating_add(1), |record| record.seq);
+                if first_available > since.saturating_add(1) && latest > since {
+                    self.metrics.gap(false);
+                    let gap = event(
+                        context,
+                        None,
+                        EventPayload::Gap {
+                            from_seq: since + 1,
+                            to_seq: first_available - 1,
+                        },
+                    );
+                    send(socket, gap, self.config.send_timeout).await?;
+                }
+                last = Some(since.max(first_available.saturating_sub(1).min(latest)));
+            }
+            for record in &records {
+                for frame in self.events(context, record).iter() {
+                    send(socket, frame.clone(), self.config.send_timeout).await?;
+                }
+                last = Some(record.seq);
+            }
+            replayed += records.len();
+            if records.len() < want {
+                break;
+            }
         }
-        let mut last = since.max(first_available.saturating_sub(1).min(latest));
-        for record in &records {
-            frames.extend(self.events(context, record));
-            last = record.seq;
-        }
-        self.subscriptions.insert(context, last);
-        frames
+        self.subscriptions.insert(context, last.unwrap_or(since));
+        Ok(())
     }
 
     /// Frames for a bus event, if subscribed and not yet delivered.
@@ -242,7 +333,7 @@ impl Session {
         match self.subscriptions.get(&context) {
             Some(last) if record.seq > *last => {
                 self.subscriptions.insert(context, record.seq);
-                self.events(context, record)
+                self.events(context, record).to_vec()
             }
             _ => Vec::new(),
         }
@@ -283,6 +374,8 @@ pub(crate) struct Start {
     pub metrics: Metrics,
     /// Turns `true` when the server shuts down.
     pub closing: watch::Receiver<bool>,
+    /// Event frames shared between sessions.
+    pub frames: Arc<Frames>,
 }
 
 /// Runs one connection until the peer leaves, fails to answer a ping, the
@@ -296,6 +389,7 @@ pub(crate) async fn run(mut socket: WebSocket, start: Start) -> End {
         principal,
         metrics,
         mut closing,
+        frames,
     } = start;
     let mut bus = node.subscribe();
     let mut ping = tokio::time::interval(config.ping_interval);
@@ -309,12 +403,13 @@ pub(crate) async fn run(mut socket: WebSocket, start: Start) -> End {
         generation,
         subscriptions: Subscriptions::new(),
         metrics,
+        frames,
     };
     let end = loop {
         if *closing.borrow_and_update() {
             break End::Shutdown;
         }
-        let frames = tokio::select! {
+        let handled: Handled = tokio::select! {
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(_))) if !session.credentials_hold() => {
                     break End::CredentialsEnded;
@@ -322,16 +417,17 @@ pub(crate) async fn run(mut socket: WebSocket, start: Start) -> End {
                 Some(Ok(Message::Text(text))) => session.handle(text.as_str()),
                 Some(Ok(Message::Pong(_))) => {
                     awaiting_pong = false;
-                    Vec::new()
+                    Handled::default()
                 }
+                Some(Err(error)) if too_large(&error) => break End::TooLarge,
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break End::ClientClosed,
-                Some(Ok(_)) => Vec::new(),
+                Some(Ok(_)) => Handled::default(),
             },
             published = bus.recv() => match published {
-                Ok(published) => session.forward(published.context_id, &published.record),
+                Ok(published) => session.forward(published.context_id, &published.record).into(),
                 Err(RecvError::Lagged(missed)) => {
                     tracing::debug!(missed, "a WebSocket connection fell behind");
-                    session.lagged()
+                    session.lagged().into()
                 }
                 Err(RecvError::Closed) => break End::BusClosed,
             },
@@ -344,19 +440,17 @@ pub(crate) async fn run(mut socket: WebSocket, start: Start) -> End {
                     break End::PingTimeout;
                 }
                 awaiting_pong = true;
-                vec![Message::Ping(Vec::new().into())]
+                vec![Message::Ping(Vec::new().into())].into()
             }
             changed = closing.changed() => {
                 if changed.is_err() {
                     break End::Shutdown;
                 }
-                Vec::new()
+                Handled::default()
             }
         };
-        for frame in frames {
-            if socket.send(frame).await.is_err() {
-                return End::SendFailed;
-            }
+        if let Err(end) = deliver(&mut session, &mut socket, handled).await {
+            break end;
         }
     };
     let close = match end {
@@ -368,8 +462,53 @@ pub(crate) async fn run(mut socket: WebSocket, start: Start) -> End {
             code: close_code::POLICY,
             reason: "the credentials expired or were revoked; reconnect with new ones".into(),
         }),
+        End::SendTimeout => Some(CloseFrame {
+            code: TRY_AGAIN_LATER,
+            reason: "events were not read in time; reconnect and resubscribe with `since`".into(),
+        }),
+        End::TooLarge => Some(CloseFrame {
+            code: close_code::SIZE,
+            reason: format!(
+                "messages are limited to {} bytes",
+                session.config.max_message_bytes
+            )
+            .into(),
+        }),
+        End::SendFailed => return end,
         _ => None,
     };
-    let _ = socket.send(Message::Close(close)).await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(Message::Close(close))).await;
     end
+}
+
+/// Sends what a request, a bus event or a ping produced, then runs the
+/// replays it asked for.
+async fn deliver(
+    session: &mut Session,
+    socket: &mut WebSocket,
+    handled: Handled,
+) -> Result<(), End> {
+    let timeout = session.config.send_timeout;
+    for frame in handled.frames {
+        send(socket, frame, timeout).await?;
+    }
+    for (context, since) in handled.replays {
+        session.replay(socket, context, since).await?;
+    }
+    Ok(())
+}
+
+/// Whether a read failed because the peer's message was over the size limit.
+fn too_large(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = source {
+        if matches!(
+            error.downcast_ref::<tungstenite::Error>(),
+            Some(tungstenite::Error::Capacity(_))
+        ) {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }

@@ -29,6 +29,11 @@ use crate::Limits;
 /// its own, smaller or equal, limit after this one.
 const MAX_BODY: usize = 1024 * 1024;
 
+/// The most bytes of request line and headers (names, values and their
+/// separators) a request may carry; past it, `431`. Larger heads than the
+/// connection's read buffer ([`crate::listen`]) are refused before parsing.
+pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 /// The header that carries a request's id, both ways.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -186,6 +191,32 @@ pub(crate) fn layers(router: Router, limits: &Limits, metrics: Metrics, loopback
         .layer(from_fn_with_state(metrics, measure))
         .layer(TraceLayer::new_for_http().make_span_with(span))
         .layer(from_fn_with_state(RequestIds::new(), assign_request_id))
+        .layer(axum::middleware::from_fn(limit_headers))
+}
+
+/// Bytes of a request's head as it came on the wire: request line and headers.
+fn head_size(request: &Request) -> usize {
+    let line = request.method().as_str().len() + request.uri().to_string().len() + 11;
+    request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum::<usize>()
+        + line
+}
+
+/// Refuses a request whose head is larger than [`MAX_HEADER_BYTES`] with `431`.
+async fn limit_headers(request: Request, next: Next) -> Response {
+    let size = head_size(&request);
+    if size > MAX_HEADER_BYTES {
+        return refuse(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!(
+                "the request line and headers take {size} bytes; at most {MAX_HEADER_BYTES} are accepted"
+            ),
+        );
+    }
+    next.run(request).await
 }
 
 /// Counts the request and its latency under its route's pattern.

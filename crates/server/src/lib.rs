@@ -46,11 +46,17 @@ use tokio::net::TcpListener;
 pub struct Limits {
     /// HTTP connections served at once.
     pub max_connections: usize,
+    /// HTTP connections served at once from one peer address.
+    pub max_connections_per_peer: usize,
     /// Time for a request's headers to arrive (and for an idle keep-alive
     /// connection to send its next request).
     pub header_read_timeout: Duration,
     /// Time for a request's whole body to arrive.
     pub body_read_timeout: Duration,
+    /// Time a write to a connection may stay blocked because the peer does
+    /// not read (a response, or a WebSocket frame); past it the connection
+    /// is closed.
+    pub write_timeout: Duration,
     /// WebSocket connections open at once.
     pub max_ws_connections: usize,
     /// Time in-flight requests get to finish once shutdown starts; the
@@ -62,8 +68,10 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_connections: 4096,
+            max_connections_per_peer: 512,
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
             max_ws_connections: server_ws::WsConfig::default().max_connections,
             shutdown_grace: Duration::from_secs(30),
         }

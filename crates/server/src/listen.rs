@@ -1,9 +1,14 @@
-//! The connection loop: accept under a cap, serve HTTP/1.1 (with upgrades)
-//! under a header-read timeout, drain on shutdown within a grace period.
+//! The connection loop: accept under a cap (in all and per peer address),
+//! serve HTTP/1.1 (with upgrades) under a header-read timeout and a write
+//! deadline, drain on shutdown within a grace period.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io::ErrorKind;
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -16,7 +21,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use server_primitives::admin::ApiErrorResponse;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
@@ -25,6 +30,11 @@ use crate::Limits;
 
 /// How long a refused connection is given to take its `503`.
 const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The connection's read buffer: a request head that does not fit is
+/// refused with `431` before it is parsed (smaller heads are checked against
+/// [`crate::http::MAX_HEADER_BYTES`] with a JSON answer).
+const MAX_READ_BUFFER: usize = 64 * 1024;
 
 /// Pause after an accept error that is not about one connection (such as
 /// running out of file descriptors), so the loop does not spin.
@@ -102,12 +112,14 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let peers = Peers::default();
     let (phase, phases) = watch::channel(Phase::Serving);
     // Every connection task holds a receiver; `closed` resolves when all are gone.
     let (alive, alive_receiver) = watch::channel(());
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
+        .max_buf_size(MAX_READ_BUFFER)
         .header_read_timeout(limits.header_read_timeout);
     tokio::pin!(shutdown);
     loop {
@@ -126,7 +138,24 @@ pub(crate) async fn serve(
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             metrics.refused.inc();
-            tokio::spawn(refuse(stream, limits.max_connections));
+            tokio::spawn(refuse(
+                stream,
+                format!(
+                    "the node serves at most {} connections at once; retry shortly",
+                    limits.max_connections
+                ),
+            ));
+            continue;
+        };
+        let Some(peer_slot) = peers.enter(peer.ip(), limits.max_connections_per_peer) else {
+            metrics.refused.inc();
+            tokio::spawn(refuse(
+                stream,
+                format!(
+                    "the node serves at most {} connections from one address at once; retry shortly",
+                    limits.max_connections_per_peer
+                ),
+            ));
             continue;
         };
         metrics.accepted.inc();
@@ -137,6 +166,7 @@ pub(crate) async fn serve(
         let app = app.clone();
         let mut phases = phases.clone();
         let alive = alive_receiver.clone();
+        let write_timeout = limits.write_timeout;
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
             let service = service_fn(move |mut request: hyper::Request<Incoming>| {
@@ -144,7 +174,10 @@ pub(crate) async fn serve(
                 app.clone().oneshot(request.map(axum::body::Body::new))
             });
             let served = connection
-                .serve_connection(TokioIo::new(stream), service)
+                .serve_connection(
+                    TokioIo::new(WriteDeadline::new(stream, write_timeout)),
+                    service,
+                )
                 .with_upgrades();
             tokio::pin!(served);
             let result = tokio::select! {
@@ -168,7 +201,7 @@ pub(crate) async fn serve(
                     tracing::debug!(%peer, %err, "connection ended with an error");
                 }
             }
-            drop((permit, open, alive));
+            drop((permit, peer_slot, open, alive));
         });
     }
     drop(listener);
@@ -196,13 +229,9 @@ fn is_per_connection(err: &std::io::Error) -> bool {
     )
 }
 
-/// Answers a connection past the cap with `503` and closes it.
-async fn refuse(mut stream: TcpStream, max_connections: usize) {
-    let body = serde_json::to_string(&ApiErrorResponse::new(
-        503,
-        format!("the node serves at most {max_connections} connections at once; retry shortly"),
-    ))
-    .unwrap_or_default();
+/// Answers a connection past a cap with `503` and closes it.
+async fn refuse(mut stream: TcpStream, message: String) {
+    let body = serde_json::to_string(&ApiErrorResponse::new(503, message)).unwrap_or_default();
     let response = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
          content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
@@ -213,4 +242,133 @@ async fn refuse(mut stream: TcpStream, max_connections: usize) {
         stream.shutdown().await
     })
     .await;
+}
+
+/// Open connections per peer address.
+#[derive(Debug, Clone, Default)]
+struct Peers(Arc<Mutex<HashMap<IpAddr, usize>>>);
+
+/// One connection of a peer, counted while it lives.
+struct PeerSlot {
+    peers: Peers,
+    address: IpAddr,
+}
+
+impl Peers {
+    /// Counts a connection from `address`, unless it has `max` open already.
+    fn enter(&self, address: IpAddr, max: usize) -> Option<PeerSlot> {
+        let mut open = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(address).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(PeerSlot {
+            peers: self.clone(),
+            address,
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut open = self.peers.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.address);
+            }
+        }
+    }
+}
+
+/// A connection whose writes must make progress: a write (or flush) that
+/// stays blocked for the whole timeout, because the peer stopped reading,
+/// fails, and the connection (upgraded WebSockets included) ends.
+struct WriteDeadline {
+    stream: TcpStream,
+    timeout: Duration,
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl WriteDeadline {
+    fn new(stream: TcpStream, timeout: Duration) -> Self {
+        Self {
+            stream,
+            timeout,
+            stalled: None,
+        }
+    }
+
+    /// Passes a finished write through; arms (or checks) the deadline while
+    /// it is pending.
+    fn watch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        match poll {
+            Poll::Ready(result) => {
+                self.stalled = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                let timeout = self.timeout;
+                let stalled = self
+                    .stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                match stalled.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                        ErrorKind::TimedOut,
+                        "the peer did not read what was sent in time",
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
+impl AsyncRead for WriteDeadline {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for WriteDeadline {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.watch(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.watch(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let poll = Pin::new(&mut self.stream).poll_flush(cx);
+        self.watch(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let poll = Pin::new(&mut self.stream).poll_shutdown(cx);
+        self.watch(cx, poll)
+    }
 }

@@ -13,6 +13,8 @@ use tempfile::TempDir;
 use test_utils::ws::{connect, next_json as next, send};
 use tokio_tungstenite::tungstenite::Message;
 
+mod limits;
+
 struct Served {
     url: String,
     node: Node,
@@ -255,7 +257,12 @@ async fn a_slow_reader_gets_a_gap_and_fast_readers_lose_nothing() {
             event_bus_capacity: 64,
             ..NodeConfig::default()
         },
-        WsConfig::default(),
+        // Patient with the slow reader: this test is about the bus, not
+        // the send timeout.
+        WsConfig {
+            send_timeout: Duration::from_secs(600),
+            ..WsConfig::default()
+        },
     )
     .await;
     let context = kv(&served.node);

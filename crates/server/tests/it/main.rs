@@ -5,6 +5,7 @@
 mod authorization;
 mod hostile;
 mod js_sdk;
+mod limits;
 
 use std::net::SocketAddr;
 use std::time::Duration;
