@@ -1,5 +1,6 @@
-//! The layers every request passes, outermost first: request id, tracing
-//! span, request metrics, body read deadline; and the `/metrics` route.
+//! The layers every request passes, outermost first: request id, request
+//! head size (`431`), tracing span, request metrics, body read deadline; and
+//! the `/metrics` route.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -190,8 +191,8 @@ pub(crate) fn layers(router: Router, limits: &Limits, metrics: Metrics, loopback
         .layer(from_fn_with_state(loopback, guard_dev_routes))
         .layer(from_fn_with_state(metrics, measure))
         .layer(TraceLayer::new_for_http().make_span_with(span))
-        .layer(from_fn_with_state(RequestIds::new(), assign_request_id))
         .layer(axum::middleware::from_fn(limit_headers))
+        .layer(from_fn_with_state(RequestIds::new(), assign_request_id))
 }
 
 /// Bytes of a request's head as it came on the wire: request line and headers.

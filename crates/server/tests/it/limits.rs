@@ -28,6 +28,7 @@ async fn request_heads_past_16_kib_get_431() {
     assert!(refused.starts_with("HTTP/1.1 431"), "{refused}");
     assert!(refused.contains(r#""code":431"#), "{refused}");
     assert!(refused.contains("at most 16384"), "{refused}");
+    assert!(refused.contains("x-request-id"), "{refused}");
     // Past the read buffer: refused before it is parsed.
     let refused = exchange(served.address, &padded(100 * 1024)).await;
     assert!(refused.starts_with("HTTP/1.1 431"), "{refused}");
