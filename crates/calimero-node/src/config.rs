@@ -58,6 +58,8 @@ write_timeout_ms = 30000
 max_concurrent_calls = 128
 # Calls waiting for their turn; past it, 503 with retry-after.
 max_queued_calls = 1024
+# Of those, the writes of one context; past it that context's writes get 503.
+max_queued_per_context = 128
 # Bytes one call may move through host functions (storage, blobs, registers,
 # logs, events); past it the call fails with a typed error.
 max_host_bytes_per_call = 67108864
@@ -122,6 +124,8 @@ pub struct LimitsConfig {
     pub max_concurrent_calls: u32,
     /// Calls waiting for their turn; past it, `503`.
     pub max_queued_calls: usize,
+    /// Of those, the writes of one context.
+    pub max_queued_per_context: usize,
     /// Bytes one call may move through host functions.
     pub max_host_bytes_per_call: u64,
     /// WebSocket connections open at once; past it, `503`.
@@ -171,6 +175,7 @@ impl Default for LimitsConfig {
             write_timeout_ms: ms(limits.write_timeout),
             max_concurrent_calls: node.max_concurrent_calls,
             max_queued_calls: node.max_queued_calls,
+            max_queued_per_context: node.max_queued_per_context,
             max_host_bytes_per_call: node.limits.max_host_bytes,
             max_ws_connections: limits.max_ws_connections,
             shutdown_grace_ms: ms(limits.shutdown_grace),

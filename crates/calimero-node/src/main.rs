@@ -150,6 +150,7 @@ fn open(home: &Path, config: &Config) -> Result<Node> {
         },
         max_concurrent_calls: config.limits.max_concurrent_calls,
         max_queued_calls: config.limits.max_queued_calls,
+        max_queued_per_context: config.limits.max_queued_per_context,
         retention: node::Retention {
             events: config.keep_events,
             event_bytes: config.keep_event_bytes,

@@ -157,15 +157,21 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         |mut caller: Ctx<'_>, reg: u64, dest: u64| -> HostResult<u32> {
             run(&mut caller, |caller| {
                 let dest = buffer(caller, dest)?;
+                let len = caller
+                    .data()
+                    .registers
+                    .get(&reg)
+                    .map(Vec::len)
+                    .ok_or(HostError::InvalidRegisterId(reg))?;
+                if dest.len != len as u64 {
+                    return Ok(0);
+                }
                 let value = caller
                     .data()
                     .registers
                     .get(&reg)
                     .cloned()
-                    .ok_or(HostError::InvalidRegisterId(reg))?;
-                if dest.len != value.len() as u64 {
-                    return Ok(0);
-                }
+                    .unwrap_or_default();
                 write_bytes(caller, dest.ptr, &value)?;
                 Ok(1)
             })
@@ -510,6 +516,8 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                     .ok_or(HostError::InvalidBlobHandle(fd))?;
                 let id = match handle {
                     BlobHandle::Write(data) => {
+                        // The store keeps its own copy until the call ends.
+                        caller.data_mut().charge(data.len() as u64 + 64)?;
                         store.put(&data).map_err(|_| HostError::BlobsNotSupported)?
                     }
                     BlobHandle::Read { id, .. } => id,
@@ -529,7 +537,10 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 fixed_32(caller, context, "context id must be 32 bytes")?;
                 // A single node has no peers to announce to; the blob must exist.
                 match store.get(&blob).map_err(HostError::Storage)? {
-                    Some(_) => Ok(1),
+                    Some(bytes) => {
+                        caller.data_mut().charge(bytes.len() as u64)?;
+                        Ok(1)
+                    }
                     None => Err(HostError::BlobsNotSupported.into()),
                 }
             })

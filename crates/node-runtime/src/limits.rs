@@ -41,9 +41,11 @@ pub struct Limits {
     /// Bytes per blob read or write.
     pub max_blob_chunk_size: u64,
     /// Bytes one call may move through host functions in all: copied out of
-    /// guest memory, put into registers, loaded from blobs, written back
-    /// (storage, blob, log and event bytes included). Fuel does not count
-    /// host work; this does, so no call can make the host hold more.
+    /// guest memory, put into registers, loaded from blobs, kept as written
+    /// blobs, written back (storage, blob, log and event bytes included).
+    /// Fuel does not count host work; this does, so what the host holds for
+    /// a call stays within it, give or take one value being loaded (a stored
+    /// value, a blob, a fetch response) before it is counted.
     pub max_host_bytes: u64,
 }
 

@@ -90,9 +90,9 @@ pub struct ContextCommit {
     pub retention: Retention,
     /// The replication artifact, stored at `context.delta_height`.
     pub delta: Option<Vec<u8>>,
-    /// Blobs the call wrote: stored, and referenced by the context until it
-    /// is deleted.
-    pub blobs: Vec<(BlobId, Vec<u8>)>,
+    /// Blobs the call wrote (`Some(bytes)`: stored) or read (`None`): each
+    /// referenced by the context until it is deleted.
+    pub blobs: Vec<(BlobId, Option<Vec<u8>>)>,
     /// Secret keys of members this node holds, kept until the context is deleted.
     pub member_secrets: Vec<(PublicKey, [u8; 32])>,
 }

@@ -66,6 +66,7 @@ impl Store {
         txn.open_table(META)?;
         crate::auth::create(&txn)?;
         move_member_secrets(&txn)?;
+        count_event_bytes(&txn)?;
         txn.commit()?;
         Ok(Self { db })
     }
@@ -164,7 +165,7 @@ impl Store {
                 .transpose()?;
             if let Some(record) = record {
                 removed = true;
-                collect_blob(txn, &record.blob)?;
+                collect_blob(txn, &record.blob, &application_blobs(txn)?)?;
             }
             Ok(())
         })?;
@@ -238,8 +239,9 @@ impl Store {
                 blob_contexts.remove(join(blob.as_bytes(), id.as_bytes()).as_slice())?;
             }
             drop(blob_contexts);
+            let installed = application_blobs(txn)?;
             for blob in &blobs {
-                collect_blob(txn, blob)?;
+                collect_blob(txn, blob, &installed)?;
             }
             Ok(())
         })?;
@@ -368,7 +370,9 @@ fn apply(txn: &WriteTransaction, commits: &[ContextCommit]) -> Result<(), StoreE
             deltas.retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
         }
         for (blob, bytes) in &commit.blobs {
-            blobs.insert(blob.as_bytes().as_slice(), bytes.as_slice())?;
+            if let Some(bytes) = bytes {
+                blobs.insert(blob.as_bytes().as_slice(), bytes.as_slice())?;
+            }
             context_blobs.insert(join(id, blob.as_bytes()).as_slice(), ())?;
             blob_contexts.insert(join(blob.as_bytes(), id).as_slice(), ())?;
         }
@@ -409,9 +413,26 @@ fn prune_events(
     }
 }
 
+/// The blobs of the installed applications.
+fn application_blobs(
+    txn: &WriteTransaction,
+) -> Result<std::collections::BTreeSet<BlobId>, StoreError> {
+    txn.open_table(APPLICATIONS)?
+        .iter()?
+        .map(|entry| {
+            let record: ApplicationRecord = decode("application", entry?.1.value())?;
+            Ok(record.blob)
+        })
+        .collect()
+}
+
 /// Removes a blob (and any module compiled from it) that no context and no
-/// application references any more.
-fn collect_blob(txn: &WriteTransaction, blob: &BlobId) -> Result<(), StoreError> {
+/// application (`installed`) references any more.
+fn collect_blob(
+    txn: &WriteTransaction,
+    blob: &BlobId,
+    installed: &std::collections::BTreeSet<BlobId>,
+) -> Result<(), StoreError> {
     let prefix = context_range(blob.as_bytes());
     if txn
         .open_table(BLOB_CONTEXTS)?
@@ -421,15 +442,36 @@ fn collect_blob(txn: &WriteTransaction, blob: &BlobId) -> Result<(), StoreError>
     {
         return Ok(());
     }
-    for entry in txn.open_table(APPLICATIONS)?.iter()? {
-        let record: ApplicationRecord = decode("application", entry?.1.value())?;
-        if record.blob == *blob {
-            return Ok(());
-        }
+    if installed.contains(blob) {
+        return Ok(());
     }
     txn.open_table(BLOBS)?.remove(blob.as_bytes().as_slice())?;
     txn.open_table(COMPILED)?
         .retain_in::<&[u8], _>(as_slices(&prefix), |_, _| false)?;
+    Ok(())
+}
+
+/// Sets the event-log size of contexts stored before it was kept (they read
+/// as 0 while they have records), so retention by bytes holds for them too.
+fn count_event_bytes(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let mut contexts = txn.open_table(CONTEXTS)?;
+    let events = txn.open_table(EVENTS)?;
+    let uncounted: Vec<ContextRecord> = contexts
+        .iter()?
+        .map(|entry| decode::<ContextRecord>("context", entry?.1.value()))
+        .filter(|record| !matches!(record, Ok(record) if record.event_bytes > 0 || record.last_seq == 0))
+        .collect::<Result<_, _>>()?;
+    for mut record in uncounted {
+        let range = context_range(record.id.as_bytes());
+        let mut bytes = 0u64;
+        for entry in events.range::<&[u8]>(as_slices(&range))? {
+            bytes += entry?.1.value().len() as u64;
+        }
+        if bytes > 0 {
+            record.event_bytes = bytes;
+            contexts.insert(record.id.as_bytes().as_slice(), encode(&record).as_slice())?;
+        }
+    }
     Ok(())
 }
 

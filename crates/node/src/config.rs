@@ -16,6 +16,10 @@ pub struct NodeConfig {
     /// Calls admitted to wait for a slot, in arrival order; past it a call
     /// is refused at once with [`crate::NodeError::Busy`].
     pub max_queued_calls: usize,
+    /// Of those, the writers of one context that may wait their turn; past
+    /// it that context's writes are refused with [`crate::NodeError::Busy`]
+    /// while other contexts still get queue places.
+    pub max_queued_per_context: usize,
     /// History kept per context: event records (for subscribers that
     /// resume), their bytes, and replication deltas.
     pub retention: Retention,
@@ -36,6 +40,7 @@ impl Default for NodeConfig {
             limits: Limits::default(),
             max_concurrent_calls: node_runtime::DEFAULT_INSTANCES,
             max_queued_calls: 1_024,
+            max_queued_per_context: 128,
             retention: Retention::default(),
             event_bus_capacity: 4_096,
             max_application_size: 50 * 1024 * 1024,

@@ -67,6 +67,8 @@ struct Lane {
     order: Arc<tokio::sync::Mutex<()>>,
     /// Mutual exclusion of its writers, whoever calls the blocking API.
     writer: Mutex<()>,
+    /// Writers waiting in `order`.
+    waiting: AtomicUsize,
 }
 
 /// A place in the admission queue, given back when dropped.
@@ -117,18 +119,24 @@ fn artifact_key(database: &Path) -> Result<[u8; 32], NodeError> {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
             Err(err) => return Err(fail(err)),
         }
+        // Written whole to a file of its own, then linked into place: a
+        // crash leaves either no key or a whole one, and of two openers the
+        // second reads the first's.
         let key = random_32()?;
+        let mut draft = path.clone().into_os_string();
+        draft.push(format!(".{}", std::process::id()));
+        let draft = std::path::PathBuf::from(draft);
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
+        options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(&path) {
-            Ok(mut file) => {
-                std::io::Write::write_all(&mut file, &key).map_err(fail)?;
-                file.sync_all().map_err(fail)?;
-                return Ok(key);
-            }
-            // Another opener wrote it first: read theirs.
+        let mut file = options.open(&draft).map_err(fail)?;
+        std::io::Write::write_all(&mut file, &key).map_err(fail)?;
+        file.sync_all().map_err(fail)?;
+        let linked = std::fs::hard_link(&draft, &path);
+        let _ = std::fs::remove_file(&draft);
+        match linked {
+            Ok(()) => return Ok(key),
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(err) => return Err(fail(err)),
         }
@@ -257,17 +265,18 @@ impl Node {
         // Work that need not wait takes no place in the queue.
         let mut queued = None;
         let enqueue = || Queued::enter(&self.inner.queued, self.inner.config.max_queued_calls);
-        let turn = match context {
-            Some(context) => {
-                let order = self.lane(&context).order.clone();
-                Some(match order.clone().try_lock_owned() {
-                    Ok(turn) => turn,
-                    Err(_) => {
-                        queued = Some(enqueue()?);
-                        order.lock_owned().await
-                    }
-                })
-            }
+        let lane = context.map(|context| (context, self.lane(&context)));
+        let turn = match &lane {
+            Some((_, lane)) => Some(match lane.order.clone().try_lock_owned() {
+                Ok(turn) => turn,
+                Err(_) => {
+                    // One context takes at most its share of the queue.
+                    let _waiting =
+                        Queued::enter(&lane.waiting, self.inner.config.max_queued_per_context)?;
+                    queued = Some(enqueue()?);
+                    lane.order.clone().lock_owned().await
+                }
+            }),
             None => None,
         };
         let slots = self.inner.slots.clone();
@@ -285,13 +294,31 @@ impl Node {
         };
         drop(queued);
         let node = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let done = tokio::task::spawn_blocking(move || {
             let _turn = turn;
             let _slot = permit;
             work(&node)
         })
-        .await
-        .map_err(|err| NodeError::Internal(format!("blocking work failed: {err}")))?
+        .await;
+        if let Some((context, lane)) = lane {
+            self.release_lane(&context, lane);
+        }
+        done.map_err(|err| NodeError::Internal(format!("blocking work failed: {err}")))?
+    }
+
+    /// Forgets a context's lane when nobody else holds it, so lanes of
+    /// contexts that were never written (or no longer exist) do not pile up.
+    fn release_lane(&self, id: &ContextId, lane: Arc<Lane>) {
+        let mut lanes = self
+            .inner
+            .lanes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let ours = lanes.get(id).is_some_and(|kept| Arc::ptr_eq(kept, &lane));
+        // Ours and the map's: nobody waits on it or holds it.
+        if ours && Arc::strong_count(&lane) == 2 {
+            lanes.remove(id);
+        }
     }
 
     /// Work admitted and waiting for a slot or its context's turn now.
@@ -719,10 +746,7 @@ impl Node {
     ) -> Result<(Outcome, Writes, Arc<CallBlobs>), NodeError> {
         let module = self.module(&record.application_id)?;
         let writes = Writes::default();
-        let blobs = Arc::new(CallBlobs {
-            store: self.inner.store.clone(),
-            written: Mutex::default(),
-        });
+        let blobs = Arc::new(CallBlobs::new(self.inner.store.clone()));
         let overlay = Overlay {
             snapshot,
             context: record.id,

@@ -1,7 +1,7 @@
 //! The runtime's view of a context's state: a read snapshot plus the call's
 //! own writes, and the node's blob store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use node_primitives::{BlobId, ContextId, Hash};
@@ -60,18 +60,36 @@ impl Storage for Overlay {
 
 /// The node's blobs as one call sees them, content-addressed by SHA-256:
 /// the blobs the call wrote, kept aside until the call commits (a failed
-/// call or a query leaves none behind), over the stored ones.
+/// call or a query leaves none behind), over the stored ones. The stored
+/// blobs it found are remembered too: a committed call references what it
+/// read, so the blob outlives the context that wrote it.
 pub(crate) struct CallBlobs {
     pub store: Arc<Store>,
     pub written: Mutex<BTreeMap<BlobId, Vec<u8>>>,
+    pub read: Mutex<BTreeSet<BlobId>>,
 }
 
 impl CallBlobs {
-    /// The blobs the call wrote.
-    pub fn take(&self) -> Vec<(BlobId, Vec<u8>)> {
-        std::mem::take(&mut *self.written.lock().unwrap_or_else(PoisonError::into_inner))
+    pub fn new(store: Arc<Store>) -> Self {
+        Self {
+            store,
+            written: Mutex::default(),
+            read: Mutex::default(),
+        }
+    }
+
+    /// The blobs the call wrote (with their bytes) and read (without).
+    pub fn take(&self) -> Vec<(BlobId, Option<Vec<u8>>)> {
+        let written =
+            std::mem::take(&mut *self.written.lock().unwrap_or_else(PoisonError::into_inner));
+        let read = std::mem::take(&mut *self.read.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut blobs: Vec<(BlobId, Option<Vec<u8>>)> = read
             .into_iter()
-            .collect()
+            .filter(|id| !written.contains_key(id))
+            .map(|id| (id, None))
+            .collect();
+        blobs.extend(written.into_iter().map(|(id, bytes)| (id, Some(bytes))));
+        blobs
     }
 }
 
@@ -95,9 +113,17 @@ impl BlobStore for CallBlobs {
         {
             return Ok(Some(bytes.clone()));
         }
-        self.store
+        let found = self
+            .store
             .snapshot()
             .and_then(|snapshot| snapshot.blob(&id))
-            .map_err(|err| err.to_string())
+            .map_err(|err| err.to_string())?;
+        if found.is_some() {
+            self.read
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id);
+        }
+        Ok(found)
     }
 }

@@ -14,7 +14,8 @@ use server_auth::{Action, Principal, Target};
 use crate::ApiError;
 use crate::routes::AdminState;
 
-/// A JSON body; a missing content type is 415, bad JSON 400, a wrong shape 422.
+/// A JSON body; a missing or other content type is 415, a body that is not
+/// UTF-8 or not JSON 400, a wrong shape 422.
 #[derive(Debug)]
 pub(crate) struct Body<T>(pub T);
 
@@ -22,7 +23,28 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
+        let json = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(server_primitives::is_json_media_type);
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the body with `content-type: application/json`",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+        // JSON is UTF-8 (RFC 8259): fields a route ignores are no exception.
+        if let Err(err) = std::str::from_utf8(&bytes) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not UTF-8: {err}"),
+            ));
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_rejection(&rejection)),
         }

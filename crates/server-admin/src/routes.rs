@@ -245,7 +245,8 @@ async fn add_client_key(
     State(state): State<AdminState>,
     Body(body): Body<AddPublicKeyRequest>,
 ) -> Reply<&'static str> {
-    blocking(state, move |state| {
+    let context = body.context_id;
+    let work = move |state: AdminState| {
         // A key registered for a context calls as the ed25519 key inside it,
         // which becomes a member of that context.
         let member = match body.context_id {
@@ -263,8 +264,12 @@ async fn add_client_key(
             state.node.add_member(&context, member)?;
         }
         Ok(())
-    })
-    .await?;
+    };
+    // Making a member waits its turn among the context's writers.
+    match context {
+        Some(context) => blocking_on(state, context, work).await?,
+        None => blocking(state, work).await?,
+    }
     ok("Client key stored")
 }
 

@@ -23,3 +23,14 @@ pub mod jsonrpc;
 pub mod ws;
 
 pub use node_primitives::{ApplicationId, BlobId, ContextId, Hash, ParseIdError, PublicKey};
+
+/// Whether a `content-type` value says JSON: `application/json`, with
+/// parameters such as `charset` or not, in any case. Both JSON endpoints
+/// accept bodies only with it.
+#[must_use]
+pub fn is_json_media_type(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}

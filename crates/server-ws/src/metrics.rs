@@ -25,6 +25,8 @@ pub(crate) enum End {
     SendTimeout,
     /// The peer sent a message larger than the limit.
     TooLarge,
+    /// The node was too busy to read the event log for a replay.
+    Busy,
 }
 
 impl End {
@@ -38,6 +40,7 @@ impl End {
             Self::CredentialsEnded => "credentials_ended",
             Self::SendTimeout => "send_timeout",
             Self::TooLarge => "too_large",
+            Self::Busy => "busy",
         }
     }
 }
@@ -73,7 +76,7 @@ impl Metrics {
         registry.register(
             "ws_disconnects",
             "WebSocket connections ended, by reason (client_closed, ping_timeout, \
-             send_failed, send_timeout, too_large, bus_closed, shutdown, credentials_ended)",
+             send_failed, send_timeout, too_large, busy, bus_closed, shutdown, credentials_ended)",
             self.ended.clone(),
         );
         registry.register(

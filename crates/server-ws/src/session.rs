@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, close_code};
 use axum::extract::ws::{Message, WebSocket};
-use node::{EventRecord, Node};
+use node::{EventRecord, Node, NodeError};
 use node_primitives::ContextId;
 use server_auth::{Action, Authenticator, Principal};
 use server_primitives::ws::{
@@ -277,6 +277,8 @@ impl Session {
                 .await;
             let records = match read {
                 Ok(records) => records,
+                // The records are still there: the client resumes later.
+                Err(NodeError::Busy(_)) => return Err(End::Busy),
                 Err(error) => {
                     tracing::debug!(%error, "replaying the event log failed");
                     if latest > after {
@@ -465,6 +467,10 @@ pub(crate) async fn run(mut socket: WebSocket, start: Start) -> End {
         End::SendTimeout => Some(CloseFrame {
             code: TRY_AGAIN_LATER,
             reason: "events were not read in time; reconnect and resubscribe with `since`".into(),
+        }),
+        End::Busy => Some(CloseFrame {
+            code: TRY_AGAIN_LATER,
+            reason: "the node is busy; reconnect and resubscribe with `since` shortly".into(),
         }),
         End::TooLarge => Some(CloseFrame {
             code: close_code::SIZE,

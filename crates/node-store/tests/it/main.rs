@@ -361,12 +361,16 @@ fn blobs_and_member_secrets_go_with_the_last_context_that_references_them() {
     let own = BlobId::from_bytes([0xA2; 32]);
     let member = PublicKey::from_bytes([0xB1; 32]);
     let mut first = commit(&one, 1, &[], 10);
-    first.blobs = vec![(shared, b"shared".to_vec()), (own, b"own".to_vec())];
+    first.blobs = vec![
+        (shared, Some(b"shared".to_vec())),
+        (own, Some(b"own".to_vec())),
+    ];
     first.member_secrets = vec![(member, [7; 32])];
     // The same bytes as the application's blob, written by a guest.
-    first.blobs.push((app.blob, b"\0asm".to_vec()));
+    first.blobs.push((app.blob, Some(b"\0asm".to_vec())));
     let mut second = commit(&two, 1, &[], 10);
-    second.blobs = vec![(shared, b"shared".to_vec())];
+    // The second context only read it.
+    second.blobs = vec![(shared, None)];
     store.commit(&[first, second]).expect("commit");
     let snapshot = store.snapshot().expect("snapshot");
     assert_eq!(

@@ -12,7 +12,8 @@ use node_primitives::{BlobId, ContextId};
 use crate::support::{built_app, db, faulty, node};
 
 /// `init` writes and commits; `blob` writes the blob "keyvalue" and returns
-/// its 32-byte id; `blob_then_trap` does the same and then traps.
+/// its 32-byte id; `blob_then_trap` does the same and then traps; `read`
+/// returns the first bytes of the blob whose id is its input.
 const BLOBS: &str = r#"
 (module
   (import "env" "storage_write" (func $write (param i64 i64 i64) (result i32)))
@@ -21,6 +22,10 @@ const BLOBS: &str = r#"
   (import "env" "blob_create" (func $create (result i64)))
   (import "env" "blob_write" (func $blob_write (param i64 i64) (result i64)))
   (import "env" "blob_close" (func $close (param i64 i64) (result i32)))
+  (import "env" "input" (func $input (param i64)))
+  (import "env" "read_register" (func $read_register (param i64 i64) (result i32)))
+  (import "env" "blob_open" (func $open (param i64) (result i64)))
+  (import "env" "blob_read" (func $blob_read (param i64 i64) (result i64)))
   (memory (export "memory") 1)
   (data (i32.const 0) "keyvalue-rootroot-rootroot-rootroot-rootart")
   (func $buf (param $at i32) (param $ptr i64) (param $len i64)
@@ -43,6 +48,18 @@ const BLOBS: &str = r#"
     (call $buf (i32.const 2108) (i64.const 3000) (i64.const 32))
     (call $value_return (i64.const 2100)))
   (func (export "blob") (call $blob))
+  ;; Reads the blob whose id is the input; returns its first 64 bytes.
+  (func (export "read") (local $fd i64)
+    (call $input (i64.const 0))
+    (call $buf (i32.const 4000) (i64.const 4100) (i64.const 32))
+    (drop (call $read_register (i64.const 0) (i64.const 4000)))
+    (call $buf (i32.const 4200) (i64.const 4100) (i64.const 32))
+    (local.set $fd (call $open (i64.const 4200)))
+    (call $buf (i32.const 4300) (i64.const 5000) (i64.const 64))
+    (i64.store (i32.const 2100) (i64.const 0))
+    (call $buf (i32.const 2108) (i64.const 5000)
+      (call $blob_read (local.get $fd) (i64.const 4300)))
+    (call $value_return (i64.const 2100)))
   (func (export "blob_then_trap") (call $blob) unreachable)
 )"#;
 
@@ -278,4 +295,72 @@ fn writers_of_one_context_wait_in_order_without_taking_other_contexts_slots() {
         assert!(rt.block_on(writer).expect("joined").is_ok());
     }
     assert_eq!(*order.lock().expect("order"), (0..6).collect::<Vec<_>>());
+}
+
+#[test]
+fn one_context_takes_at_most_its_share_of_the_queue() {
+    let rt = runtime();
+    let home = tempfile::tempdir().expect("temp dir");
+    let node = Node::open(
+        db(home.path()),
+        NodeConfig {
+            max_concurrent_calls: 1,
+            max_queued_per_context: 2,
+            ..NodeConfig::default()
+        },
+    )
+    .expect("open");
+    let busy = ContextId::from_bytes([1; 32]);
+    let (release, first, running) = held(&node, Some(busy), &rt);
+    running.recv().expect("the first writer runs");
+    let mut waiting = Vec::new();
+    for queued in 1..=2 {
+        let node_ = node.clone();
+        waiting.push(rt.spawn(async move {
+            node_
+                .run_blocking_on(busy, |_| Ok::<_, NodeError>(()))
+                .await
+        }));
+        eventually("the writer queues", || node.queued_calls() == queued);
+    }
+    let refused = rt.block_on(node.run_blocking_on(busy, |_| Ok::<_, NodeError>(())));
+    assert!(matches!(refused, Err(NodeError::Busy(2))), "{refused:?}");
+    // Another context's writer still gets a place.
+    let other = {
+        let node = node.clone();
+        rt.spawn(async move {
+            node.run_blocking_on(ContextId::from_bytes([2; 32]), |_| Ok::<_, NodeError>(()))
+                .await
+        })
+    };
+    eventually("the other writer queues", || node.queued_calls() == 3);
+    release.send(()).expect("job waiting");
+    assert!(rt.block_on(first).expect("joined").is_ok());
+    for writer in waiting {
+        assert!(rt.block_on(writer).expect("joined").is_ok());
+    }
+    assert!(rt.block_on(other).expect("joined").is_ok());
+}
+
+#[test]
+fn a_blob_another_context_read_outlives_the_context_that_wrote_it() {
+    let (node, _home) = node();
+    let app = node
+        .install_application(&wat::parse_str(BLOBS).expect("wat"), "test", b"")
+        .expect("installs");
+    let (writer, _) = node.create_context(&app.id, b"").expect("context");
+    let (reader, _) = node.create_context(&app.id, b"").expect("context");
+    let id = blob_id(&node.mutate(&writer.id, "blob", b"", None).expect("mutate"));
+    let read = node
+        .mutate(&reader.id, "read", id.as_bytes(), None)
+        .expect("read");
+    assert_eq!(read.returns, Some(b"keyvalue".to_vec()));
+    assert!(node.delete_context(&writer.id).expect("delete"));
+    assert_eq!(node.blob(&id).expect("read"), Some(b"keyvalue".to_vec()));
+    let again = node
+        .query(&reader.id, "read", id.as_bytes(), None)
+        .expect("read");
+    assert_eq!(again.returns, Some(b"keyvalue".to_vec()));
+    assert!(node.delete_context(&reader.id).expect("delete"));
+    assert_eq!(node.blob(&id).expect("read"), None);
 }

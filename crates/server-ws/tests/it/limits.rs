@@ -140,7 +140,10 @@ async fn a_replay_longer_than_one_read_arrives_whole_and_in_order() {
     set(&served.node, context, "live".into()).await;
     let live = next(&mut client).await;
     assert_eq!(
-        (live["result"]["type"].as_str(), live["result"]["seq"].as_u64()),
+        (
+            live["result"]["type"].as_str(),
+            live["result"]["seq"].as_u64()
+        ),
         (Some("StateMutation"), Some(2 + total))
     );
 }

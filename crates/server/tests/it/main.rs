@@ -3,6 +3,7 @@
 //! dev-route guard, graceful shutdown, and arbitrary bodies (`hostile`).
 
 mod authorization;
+mod bad_input;
 mod hostile;
 mod js_sdk;
 mod limits;
