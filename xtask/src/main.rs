@@ -7,9 +7,12 @@
 
 mod bench;
 mod build_apps;
+mod crash_test;
 mod layering;
+mod node_process;
 mod serve;
 mod shell;
+mod soak;
 mod test;
 
 use anyhow::{Result, bail};
@@ -24,6 +27,11 @@ commands:
   build-apps          build the example apps in apps/ to target/apps/<name>.wasm
   layering            check the crate layering rules of ARCHITECTURE.md
   bench [args…]       run the benchmarks (cargo bench --workspace [args…])
+  crash-test [--rounds N] [--seed S]
+                      kill the node with SIGKILL under mixed load, N times (20),
+                      and check after each restart that nothing acknowledged is lost
+  soak [--minutes N]  mixed load on the node for N minutes (10): errors, throughput,
+                      resident memory and open files at start and end
 ";
 
 fn main() {
@@ -43,6 +51,8 @@ fn run() -> Result<()> {
         Some("build-apps") => build_apps::run(&rest),
         Some("layering") => layering::run(&rest),
         Some("bench") => bench::run(&rest),
+        Some("crash-test") => crash_test::run(&rest),
+        Some("soak") => soak::run(&rest),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(())
