@@ -8,6 +8,7 @@
 mod bench;
 mod build_apps;
 mod crash_test;
+mod fuzz;
 mod layering;
 mod node_process;
 mod serve;
@@ -30,6 +31,9 @@ commands:
   crash-test [--rounds N] [--seed S]
                       kill the node with SIGKILL under mixed load, N times (20),
                       and check after each restart that nothing acknowledged is lost
+  fuzz [--seconds N] [TARGET…]
+                      build the libFuzzer targets in fuzz/ and run each N seconds (60);
+                      executions and crashes per target
   soak [--minutes N]  mixed load on the node for N minutes (10): errors, throughput,
                       resident memory and open files at start and end
 ";
@@ -53,6 +57,7 @@ fn run() -> Result<()> {
         Some("bench") => bench::run(&rest),
         Some("crash-test") => crash_test::run(&rest),
         Some("soak") => soak::run(&rest),
+        Some("fuzz") => fuzz::run(&rest),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(())

@@ -65,7 +65,7 @@ fn fixed_32(
 }
 
 /// Decodes borsh `Vec<(String, String)>`.
-fn decode_headers(bytes: &[u8]) -> Option<Vec<(String, String)>> {
+pub(crate) fn decode_headers(bytes: &[u8]) -> Option<Vec<(String, String)>> {
     fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
         if bytes.len() < n {
             return None;

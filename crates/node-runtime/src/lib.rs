@@ -30,6 +30,14 @@ pub use host::{Environment, SystemEnvironment};
 pub use limits::Limits;
 pub use outcome::{Event, Outcome};
 
+/// The `fetch` host function's decoder of its borsh header list, for the
+/// fuzz targets in `fuzz/`. Not part of the API.
+#[doc(hidden)]
+#[must_use]
+pub fn fuzz_decode_headers(bytes: &[u8]) -> Option<Vec<(String, String)>> {
+    imports::decode_headers(bytes)
+}
+
 /// A context's key-value state as the guest sees it during one call.
 pub trait Storage: Send {
     /// The value under `key`.

@@ -19,6 +19,91 @@ const MUTATIONS: usize = 300;
 const QUERIES: usize = 3_000;
 const THREADS: usize = 4;
 
+/// A neighbour that only burns: `spin` loops until its fuel runs out,
+/// `flood` writes 10 MiB values until its host-bytes budget runs out.
+const HOSTILE: &str = r#"
+(module
+  (import "env" "storage_write" (func $write (param i64 i64 i64) (result i32)))
+  (import "env" "storage_read" (func $read (param i64 i64) (result i32)))
+  (import "env" "commit" (func $commit (param i64 i64)))
+  (memory (export "memory") 200)
+  (data (i32.const 0) "keyrootrootrootrootrootrootrootrootart")
+  (func $buf (param $at i32) (param $ptr i64) (param $len i64)
+    (i64.store (local.get $at) (local.get $ptr))
+    (i64.store offset=8 (local.get $at) (local.get $len)))
+  (func (export "init")
+    (call $buf (i32.const 100) (i64.const 0) (i64.const 3))
+    (call $buf (i32.const 116) (i64.const 0) (i64.const 3))
+    (drop (call $write (i64.const 100) (i64.const 116) (i64.const 1)))
+    (call $buf (i32.const 132) (i64.const 3) (i64.const 32))
+    (call $buf (i32.const 148) (i64.const 35) (i64.const 3))
+    (call $commit (i64.const 132) (i64.const 148)))
+  (func (export "spin") (loop $forever (br $forever)))
+  (func (export "flood")
+    (call $buf (i32.const 100) (i64.const 0) (i64.const 3))
+    (call $buf (i32.const 116) (i64.const 65536) (i64.const 10485760))
+    (loop $more
+      (drop (call $write (i64.const 100) (i64.const 116) (i64.const 1)))
+      (drop (call $read (i64.const 100) (i64.const 1)))
+      (br $more)))
+)"#;
+
+/// Mean latency of `get` queries on a kv-store context, alone and while
+/// hostile calls run on another context of the same node.
+fn neighbours(dir: &Path, wasm: &[u8]) -> (Duration, Duration) {
+    let node = Node::open(
+        dir.join("neighbours.redb"),
+        NodeConfig {
+            limits: node::Limits {
+                fuel: 300_000_000,
+                ..node::Limits::default()
+            },
+            ..NodeConfig::default()
+        },
+    )
+    .expect("node");
+    let kv = node.install_application(wasm, "bench", b"").expect("kv");
+    let hostile = node
+        .install_application(&wat::parse_str(HOSTILE).expect("wat"), "bench", b"")
+        .expect("hostile");
+    let quiet = node.create_context(&kv.id, b"").expect("context").0.id;
+    let noisy = node.create_context(&hostile.id, b"").expect("context").0.id;
+    node.mutate(&quiet, "set", br#"{"key":"k","value":"v"}"#, None)
+        .expect("set");
+    let measure = |node: &Node| {
+        let start = Instant::now();
+        for _ in 0..QUERIES / 3 {
+            node.query(&quiet, "get", br#"{"key":"k"}"#, None)
+                .expect("get");
+        }
+        per_op(start.elapsed(), QUERIES / 3)
+    };
+    let alone = measure(&node);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let threads: Vec<_> = ["spin", "flood"]
+        .into_iter()
+        .map(|method| {
+            let (node, stop) = (node.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let failed = if method == "flood" {
+                        node.mutate(&noisy, method, b"", None).is_err()
+                    } else {
+                        node.query(&noisy, method, b"", None).is_err()
+                    };
+                    assert!(failed, "{method} succeeded");
+                }
+            })
+        })
+        .collect();
+    let beside = measure(&node);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for thread in threads {
+        thread.join().expect("no panic");
+    }
+    (alone, beside)
+}
+
 fn per_op(total: Duration, ops: usize) -> Duration {
     total / u32::try_from(ops).expect("few ops")
 }
@@ -124,6 +209,8 @@ fn main() {
     }
     let query = per_op(start.elapsed(), QUERIES);
 
+    let (alone, beside) = neighbours(dir.path(), &wasm);
+
     let ratio = |value: Duration| value.as_secs_f64() / base.as_secs_f64();
     println!("baseline: one durable single-key store commit = {base:?}");
     println!(
@@ -141,5 +228,10 @@ fn main() {
     println!(
         "query, one context:                      {query:?}/op = {:.3} x baseline",
         ratio(query)
+    );
+    println!(
+        "query beside 2 hostile callers (spin to out-of-fuel, 10 MiB storage flood to the \
+         host-bytes budget) on another context: {beside:?}/op = {:.2} x the same query alone ({alone:?})",
+        beside.as_secs_f64() / alone.as_secs_f64()
     );
 }

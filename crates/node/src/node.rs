@@ -380,7 +380,8 @@ impl Node {
 
     /// Installs an application from its wasm bytes: validated, compiled once,
     /// stored with its compiled form. The id is the SHA-256 of the bytes, so
-    /// installing the same bytes again is a no-op that returns the same id.
+    /// installing the same bytes again is a no-op (nothing is compiled) that
+    /// returns the installed record.
     ///
     /// # Errors
     /// [`NodeError::Install`] naming what is wrong with the module,
@@ -401,6 +402,11 @@ impl Node {
         let hash = Hash::digest(wasm);
         let blob = BlobId::from_bytes(hash.to_bytes());
         let id = ApplicationId::from_bytes(hash.to_bytes());
+        // Installed already: nothing to compile or store (the first
+        // install's source and metadata stay).
+        if let Some(installed) = self.application(&id)? {
+            return Ok(installed);
+        }
         let (module, compiled) = self.inner.runtime.compile(wasm)?;
         self.inner.compilations.fetch_add(1, Ordering::Relaxed);
         let record = ApplicationRecord {

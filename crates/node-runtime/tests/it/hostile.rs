@@ -185,3 +185,84 @@ fn a_blob_memory_bomb_stops_at_the_host_bytes_budget() {
     assert!(outcome.host_bytes > budget - 10 * 1024 * 1024 - 64);
     assert_healthy(&mut harness);
 }
+
+/// Each export floods one host resource until something stops it.
+const FLOODS: &str = r#"
+(module
+  (import "env" "storage_write" (func $write (param i64 i64 i64) (result i32)))
+  (import "env" "log_utf8" (func $log (param i64)))
+  (import "env" "emit" (func $emit (param i64)))
+  (import "env" "input" (func $input (param i64)))
+  (import "env" "read_register" (func $read_register (param i64 i64) (result i32)))
+  (import "env" "time_now" (func $time_now (param i64)))
+  (memory (export "memory") 200)
+  (data (i32.const 0) "keylog-lineKind")
+  (func $buf (param $at i32) (param $ptr i64) (param $len i64)
+    (i64.store (local.get $at) (local.get $ptr))
+    (i64.store offset=8 (local.get $at) (local.get $len)))
+  ;; 10 MiB values under one key, again and again.
+  (func (export "storage")
+    (call $buf (i32.const 100) (i64.const 0) (i64.const 3))
+    (call $buf (i32.const 116) (i64.const 65536) (i64.const 10485760))
+    (loop $more
+      (drop (call $write (i64.const 100) (i64.const 116) (i64.const 1)))
+      (br $more)))
+  (func (export "logs")
+    (call $buf (i32.const 100) (i64.const 3) (i64.const 8))
+    (loop $more (call $log (i64.const 100)) (br $more)))
+  (func (export "events")
+    (call $buf (i32.const 100) (i64.const 11) (i64.const 4))
+    (call $buf (i32.const 116) (i64.const 3) (i64.const 8))
+    (loop $more (call $emit (i64.const 100)) (br $more)))
+  ;; The input copied out of its register, again and again.
+  (func (export "registers")
+    (call $input (i64.const 7))
+    (call $buf (i32.const 100) (i64.const 65536) (i64.const 1048576))
+    (loop $more
+      (drop (call $read_register (i64.const 7) (i64.const 100)))
+      (br $more)))
+  (func (export "time")
+    (call $buf (i32.const 100) (i64.const 200) (i64.const 8))
+    (loop $more (call $time_now (i64.const 100)) (br $more)))
+  (func (export "ok"))
+)"#;
+
+#[test]
+fn floods_of_storage_logs_events_registers_and_time_end_in_typed_errors() {
+    let limits = Limits::default();
+    let budget = limits.max_host_bytes;
+    let mut harness = Harness::with_limits(&wat::parse_str(FLOODS).expect("wat"), limits);
+    let storage = harness.mutate("storage", "");
+    assert_eq!(
+        storage.returns,
+        Err(CallError::Host(HostError::BudgetExceeded(budget)))
+    );
+    assert_eq!(harness.keys(), 0, "a failed call leaves no state");
+    assert_eq!(
+        harness.query("logs", "").returns,
+        Err(CallError::Host(HostError::LogsOverflow))
+    );
+    assert_eq!(
+        harness.query("events", "").returns,
+        Err(CallError::Host(HostError::EventsOverflow))
+    );
+    let input = vec![b'i'; 1024 * 1024];
+    let registers = harness.call_bytes("registers", &input);
+    assert_eq!(
+        registers.returns,
+        Err(CallError::Host(HostError::BudgetExceeded(budget)))
+    );
+    // Reading the clock is host work fuel does not see: the budget or the
+    // deadline ends it, whichever comes first.
+    let time = harness.query("time", "");
+    assert!(
+        matches!(
+            time.returns,
+            Err(CallError::Host(HostError::BudgetExceeded(_))
+                | CallError::Trap(TrapKind::Deadline | TrapKind::OutOfFuel))
+        ),
+        "{:?}",
+        time.returns
+    );
+    assert_healthy(&mut harness);
+}

@@ -17,10 +17,12 @@ fn install_is_content_addressed_and_idempotent() {
         ApplicationId::from_bytes(Hash::digest(&wasm).to_bytes())
     );
     assert_eq!(first.size, wasm.len() as u64);
+    let compilations = node.compilations();
     let again = node
-        .install_application(&wasm, "file:///kv-store.wasm", b"{}")
+        .install_application(&wasm, "https://elsewhere/kv-store.wasm", b"[]")
         .expect("again");
-    assert_eq!(again.id, first.id);
+    assert_eq!(again, first, "the first install's record stays");
+    assert_eq!(node.compilations(), compilations, "nothing compiled again");
     assert_eq!(node.applications().expect("list").len(), 1);
 }
 
