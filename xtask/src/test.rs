@@ -3,7 +3,8 @@
 //! Order: formatting, layering, the example apps (the tests load them), the
 //! public JS client SDK the server's tests drive (`npm ci` in
 //! `crates/server/tests/js-sdk`, once), then clippy and docs with warnings
-//! denied (skipped with `--quick`), and last the whole test suite, whose
+//! denied and a check that the fuzz targets (`fuzz/`, a workspace of its
+//! own) still build (skipped with `--quick`), and last the whole test suite, whose
 //! totals close the output as one line `tests: N passed, N failed, N skipped`.
 
 use std::io::{BufRead, BufReader};
@@ -22,6 +23,7 @@ pub fn run(args: &[String]) -> Result<()> {
         }
     }
     shell::run(shell::cargo().args(["fmt", "--all", "--check"]))?;
+    shell::run(shell::cargo().args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--check"]))?;
     layering::run(&[])?;
     build_apps::run(&[])?;
     install_js_sdk()?;
@@ -38,6 +40,11 @@ pub fn run(args: &[String]) -> Result<()> {
             shell::cargo()
                 .args(["doc", "--workspace", "--no-deps"])
                 .env("RUSTDOCFLAGS", "-D warnings"),
+        )?;
+        shell::run(
+            shell::cargo()
+                .current_dir(shell::root().join("fuzz"))
+                .args(["check", "--bins", "--locked"]),
         )?;
     }
     run_tests()
