@@ -23,8 +23,9 @@ usage: cargo xtask <command> [options]
 
 commands:
   serve               build the example apps and run a node on ./.dev-node
-  test [--quick]      every check and test: fmt, layering, example apps, cargo test,
-                      then clippy -D warnings and docs (--quick skips those two)
+  test [--quick]      every check and test: fmt (the fuzz targets too), layering, example
+                      apps, JS SDK, clippy -D warnings, docs, a check of the fuzz targets,
+                      then cargo test (--quick skips clippy, docs and the fuzz check)
   build-apps          build the example apps in apps/ to target/apps/<name>.wasm
   layering            check the crate layering rules of ARCHITECTURE.md
   bench [args…]       run the benchmarks (cargo bench --workspace [args…])

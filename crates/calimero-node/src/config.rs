@@ -50,8 +50,8 @@ max_connections_per_peer = 512
 header_read_timeout_ms = 30000
 # Milliseconds for a request's whole body to arrive; past it, 408.
 body_read_timeout_ms = 30000
-# Milliseconds a response or WebSocket frame may wait for a peer that does
-# not read; past it, the connection is closed.
+# Milliseconds a response may wait for a peer that does not read; past it,
+# the connection is closed (WebSocket sessions also close after 10 s).
 write_timeout_ms = 30000
 # Calls running at once (wasm instances); the others wait their turn, first
 # come, first served, and a context's mutations run in arrival order.

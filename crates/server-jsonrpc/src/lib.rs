@@ -4,8 +4,11 @@
 //! The protocol's errors are `{"type": …, "data": …}` objects without numeric
 //! codes (PROTOCOL §6.3), which a generic JSON-RPC server cannot produce, so
 //! the envelope is handled here with the types of `server-primitives`:
-//! - every request that reaches the handler is answered with HTTP 200 and a
-//!   JSON-RPC response whose `id` has the request's JSON type;
+//! - every authenticated JSON request is answered with HTTP 200 and a
+//!   JSON-RPC response whose `id` has the request's JSON type, unless the
+//!   node is too busy to take the call (503, below);
+//! - a body not sent as `content-type: application/json` gets HTTP 415 with
+//!   the admin API's JSON error body;
 //! - a body that is not a request (bad JSON, unknown method, bad params) is a
 //!   `ParseError`; batches (JSON arrays) are refused with a `ParseError`;
 //! - a caller without valid credentials gets HTTP 401 with the admin API's
