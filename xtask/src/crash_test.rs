@@ -91,7 +91,7 @@ pub fn run(args: &[String]) -> Result<()> {
         verify(&http, &node.base, &model, round)
             .with_context(|| format!("after the restart before round {round}"))?;
         let load = spawn_load(&node.base, &model, &apps);
-        let uptime = Duration::from_millis(rng.between(300, 2_500));
+        let uptime = Duration::from_millis(rng.between(300, 6_000));
         std::thread::sleep(uptime);
         node.kill()?;
         for worker in load {
