@@ -266,3 +266,94 @@ fn floods_of_storage_logs_events_registers_and_time_end_in_typed_errors() {
     );
     assert_healthy(&mut harness);
 }
+
+/// A clock that stops the calling instance until the test lets it go.
+struct GatedClock {
+    entered: std::sync::mpsc::Sender<()>,
+    release: std::sync::Arc<std::sync::Mutex<std::sync::mpsc::Receiver<()>>>,
+}
+
+impl node_runtime::Environment for GatedClock {
+    fn now_ns(&mut self) -> u64 {
+        let _ = self.entered.send(());
+        let _ = self.release.lock().expect("gate").recv();
+        1
+    }
+    fn fill_random(&mut self, bytes: &mut [u8]) -> Result<(), String> {
+        bytes.fill(0);
+        Ok(())
+    }
+}
+
+struct NoState;
+
+impl node_runtime::Storage for NoState {
+    fn get(&mut self, _: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        Ok(None)
+    }
+    fn set(&mut self, _: &[u8], _: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        Ok(None)
+    }
+    fn remove(&mut self, _: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        Ok(None)
+    }
+}
+
+#[test]
+fn a_call_past_the_pool_waits_for_a_slot_instead_of_failing() {
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex};
+
+    const CLOCK: &str = r#"
+    (module
+      (import "env" "time_now" (func $time_now (param i64)))
+      (memory (export "memory") 1)
+      (func (export "clock")
+        (i64.store (i32.const 0) (i64.const 64))
+        (i64.store (i32.const 8) (i64.const 8))
+        (call $time_now (i64.const 0)))
+      (func (export "ok")))"#;
+    let runtime = node_runtime::Runtime::new(node_runtime::RuntimeConfig {
+        instances: 1,
+        ..node_runtime::RuntimeConfig::new(Limits::default(), [7; 32])
+    })
+    .expect("engine");
+    let (module, _) = runtime
+        .compile(&wat::parse_str(CLOCK).expect("wat"))
+        .expect("compiles");
+    let (entered, inside) = mpsc::channel();
+    let (release, gate) = mpsc::channel();
+    let gate = Arc::new(Mutex::new(gate));
+    let call = |method: &str| node_runtime::Call {
+        method: method.to_owned(),
+        input: Vec::new(),
+        context_id: [1; 32],
+        executor_id: [2; 32],
+        mode: node_runtime::Mode::ReadOnly,
+        storage: Box::new(NoState),
+        blobs: None,
+        fetch: None,
+        last_time_ns: 0,
+        environment: Box::new(GatedClock {
+            entered: entered.clone(),
+            release: gate.clone(),
+        }),
+    };
+    std::thread::scope(|scope| {
+        // The only slot, held inside a host function.
+        let holder = scope.spawn(|| runtime.call(&module, call("clock")).0.returns);
+        inside.recv().expect("the first call is running");
+        let waiter = scope.spawn(|| runtime.call(&module, call("ok")).0.returns);
+        // A call that cannot get a slot returns at once; one that waits for
+        // it is still running a while later.
+        for _ in 0..100 {
+            if waiter.is_finished() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        release.send(()).expect("released");
+        assert_eq!(holder.join().expect("no panic"), Ok(None));
+        assert_eq!(waiter.join().expect("no panic"), Ok(None));
+    });
+}
