@@ -350,7 +350,7 @@ fn a_call_past_the_pool_waits_for_a_slot_instead_of_failing() {
             if waiter.is_finished() {
                 break;
             }
-            std::thread::sleep(std::time::Duration::from_millis(2));
+            std::thread::sleep(Duration::from_millis(2));
         }
         release.send(()).expect("released");
         assert_eq!(holder.join().expect("no panic"), Ok(None));
