@@ -43,7 +43,8 @@ metrics = true
 [limits]
 # HTTP connections served at once; past it, 503.
 max_connections = 4096
-# HTTP connections served at once from one address; past it, 503.
+# HTTP connections served at once from one address (an IPv6 /64 counts as
+# one); past it, 503.
 max_connections_per_peer = 512
 # Milliseconds for a request's headers to arrive (and for an idle keep-alive
 # connection to send its next request); past it, the connection is closed.

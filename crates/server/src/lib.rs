@@ -46,7 +46,8 @@ use tokio::net::TcpListener;
 pub struct Limits {
     /// HTTP connections served at once.
     pub max_connections: usize,
-    /// HTTP connections served at once from one peer address.
+    /// HTTP connections served at once from one peer address (IPv4) or
+    /// IPv6 /64.
     pub max_connections_per_peer: usize,
     /// Time for a request's headers to arrive (and for an idle keep-alive
     /// connection to send its next request).

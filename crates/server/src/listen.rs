@@ -244,9 +244,24 @@ async fn refuse(mut stream: TcpStream, message: String) {
     .await;
 }
 
-/// Open connections per peer address.
+/// Open connections per peer: an IPv4 address, or an IPv6 /64 (one host
+/// usually holds a whole /64, so counting single IPv6 addresses would let it
+/// open as many connections as it likes).
 #[derive(Debug, Clone, Default)]
 struct Peers(Arc<Mutex<HashMap<IpAddr, usize>>>);
+
+/// The address a peer's connections are counted under.
+fn peer_key(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from_bits(
+                v6.to_bits() & !u128::from(u64::MAX),
+            )),
+        },
+    }
+}
 
 /// One connection of a peer, counted while it lives.
 struct PeerSlot {
@@ -257,6 +272,7 @@ struct PeerSlot {
 impl Peers {
     /// Counts a connection from `address`, unless it has `max` open already.
     fn enter(&self, address: IpAddr, max: usize) -> Option<PeerSlot> {
+        let address = peer_key(address);
         let mut open = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let count = open.entry(address).or_default();
         if *count >= max {
@@ -370,5 +386,40 @@ impl AsyncWrite for WriteDeadline {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let poll = Pin::new(&mut self.stream).poll_shutdown(cx);
         self.watch(cx, poll)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use super::{Peers, peer_key};
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("an address")
+    }
+
+    #[test]
+    fn peers_are_counted_by_ipv4_address_and_ipv6_slash_64() {
+        assert_eq!(peer_key(ip("203.0.113.7")), ip("203.0.113.7"));
+        assert_eq!(peer_key(ip("::ffff:203.0.113.7")), ip("203.0.113.7"));
+        assert_eq!(
+            peer_key(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            ip("2001:db8:1:2::")
+        );
+        assert_ne!(
+            peer_key(ip("2001:db8:1:2::1")),
+            peer_key(ip("2001:db8:1:3::1"))
+        );
+        let peers = Peers::default();
+        let first = peers.enter(ip("2001:db8:1:2::1"), 2).expect("first");
+        let second = peers.enter(ip("2001:db8:1:2::2"), 2).expect("second");
+        assert!(
+            peers.enter(ip("2001:db8:1:2::3"), 2).is_none(),
+            "a third address of the same /64"
+        );
+        assert!(peers.enter(ip("2001:db8:1:3::1"), 2).is_some());
+        drop((first, second));
+        assert!(peers.enter(ip("2001:db8:1:2::3"), 2).is_some());
     }
 }
