@@ -40,6 +40,34 @@ pub fn apps() -> Result<Vec<PathBuf>> {
     Ok(apps)
 }
 
+/// Waits for a node started with its stdout piped to print `listening on
+/// BASE`, and returns `BASE`; kills it if it does not within
+/// [`READY_TIMEOUT`]. `log` says where its log is, for the error.
+pub fn wait_ready(child: &mut Child, log: &str) -> Result<String> {
+    let stdout = child.stdout.take().context("the node's stdout")?;
+    let (lines, ready) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let line = match ready.recv_timeout(READY_TIMEOUT) {
+        Ok(line) => line,
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            let status = child.wait().context("waiting for the node")?;
+            bail!("the node exited ({status}) before it was ready ({log})");
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("the node did not report ready within {READY_TIMEOUT:?} ({log})");
+        }
+    };
+    line.strip_prefix("listening on ")
+        .map(str::to_owned)
+        .with_context(|| format!("unexpected first line from the node: {line:?}"))
+}
+
 /// A running node.
 pub struct NodeProcess {
     pub child: Child,
@@ -75,28 +103,8 @@ impl NodeProcess {
             .stderr(log)
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
-        let stdout = child.stdout.take().context("the node's stdout")?;
-        let (lines, ready) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = lines.send(line);
-            }
-        });
-        let line = match ready.recv_timeout(READY_TIMEOUT) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!(
-                    "the node did not report ready (its log: {})",
-                    home.join("node.log").display()
-                );
-            }
-        };
-        let base = line
-            .strip_prefix("listening on ")
-            .with_context(|| format!("unexpected first line from the node: {line:?}"))?
-            .to_owned();
+        let log = home.join("node.log");
+        let base = wait_ready(&mut child, &format!("its log: {}", log.display()))?;
         Ok(Self { child, base })
     }
 

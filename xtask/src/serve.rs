@@ -2,22 +2,16 @@
 //! dev home (`./.dev-node`, kept across runs), install the example apps, create
 //! one context of each unless there is one, and print where everything is.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::{build_apps, shell};
-
-/// How long the node may take to print its ready line.
-const READY_TIMEOUT: Duration = Duration::from_secs(120);
+use crate::{build_apps, node_process, shell};
 
 pub fn run(args: &[String]) -> Result<()> {
     let mut listen = "127.0.0.1:2528".to_owned();
@@ -48,28 +42,7 @@ pub fn run(args: &[String]) -> Result<()> {
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
     forward_signals(signals, &node);
-    let stdout = node.stdout.take().context("the node's stdout")?;
-    let (lines, ready) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
-    let line = match ready.recv_timeout(READY_TIMEOUT) {
-        Ok(line) => line,
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            let status = node.wait().context("waiting for the node")?;
-            bail!("the node exited ({status}) before it was ready (see its log above)");
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            let _ = node.kill();
-            bail!("the node did not report ready within {READY_TIMEOUT:?} (see its log above)");
-        }
-    };
-    let base = line
-        .strip_prefix("listening on ")
-        .with_context(|| format!("unexpected first line from the node: {line:?}"))?
-        .to_owned();
+    let base = node_process::wait_ready(&mut node, "see its log above")?;
 
     if let Err(err) = set_up(&root, &base) {
         let _ = node.kill();

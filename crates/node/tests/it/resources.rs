@@ -197,6 +197,30 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+/// A node on a fresh temp home with `config`.
+fn open_with(config: NodeConfig) -> (Node, tempfile::TempDir) {
+    let home = tempfile::tempdir().expect("temp dir");
+    let node = Node::open(db(home.path()), config).expect("open");
+    (node, home)
+}
+
+/// Runs `work` through the node's admission: as a writer of `context`, or
+/// as any blocking work.
+fn spawn_work<T: Send + 'static>(
+    rt: &tokio::runtime::Runtime,
+    node: &Node,
+    context: Option<ContextId>,
+    work: impl FnOnce(&Node) -> Result<T, NodeError> + Send + 'static,
+) -> tokio::task::JoinHandle<Result<T, NodeError>> {
+    let node = node.clone();
+    rt.spawn(async move {
+        match context {
+            Some(context) => node.run_blocking_on(context, work).await,
+            None => node.run_blocking(work).await,
+        }
+    })
+}
+
 /// A blocking job that holds its slot until told to finish.
 fn held(
     node: &Node,
@@ -209,17 +233,10 @@ fn held(
 ) {
     let (release, wait) = mpsc::channel::<()>();
     let (started, running) = mpsc::channel::<()>();
-    let node = node.clone();
-    let job = rt.spawn(async move {
-        let work = move |_: &Node| {
-            started.send(()).expect("test listening");
-            wait.recv().expect("released");
-            Ok(())
-        };
-        match context {
-            Some(context) => node.run_blocking_on(context, work).await,
-            None => node.run_blocking(work).await,
-        }
+    let job = spawn_work(rt, node, context, move |_| {
+        started.send(()).expect("test listening");
+        wait.recv().expect("released");
+        Ok(())
     });
     (release, job, running)
 }
@@ -227,22 +244,14 @@ fn held(
 #[test]
 fn past_the_queue_work_is_refused_at_once() {
     let rt = runtime();
-    let home = tempfile::tempdir().expect("temp dir");
-    let node = Node::open(
-        db(home.path()),
-        NodeConfig {
-            max_concurrent_calls: 1,
-            max_queued_calls: 1,
-            ..NodeConfig::default()
-        },
-    )
-    .expect("open");
+    let (node, _home) = open_with(NodeConfig {
+        max_concurrent_calls: 1,
+        max_queued_calls: 1,
+        ..NodeConfig::default()
+    });
     let (release, first, running) = held(&node, None, &rt);
     running.recv().expect("the first job runs");
-    let waiting = {
-        let node = node.clone();
-        rt.spawn(async move { node.run_blocking(|_| Ok::<_, NodeError>(7)).await })
-    };
+    let waiting = spawn_work(&rt, &node, None, |_| Ok(7));
     eventually("the second job queues", || node.queued_calls() == 1);
     let refused = rt.block_on(node.run_blocking(|_| Ok::<_, NodeError>(8)));
     assert!(matches!(refused, Err(NodeError::Busy(1))), "{refused:?}");
@@ -255,15 +264,10 @@ fn past_the_queue_work_is_refused_at_once() {
 #[test]
 fn writers_of_one_context_wait_in_order_without_taking_other_contexts_slots() {
     let rt = runtime();
-    let home = tempfile::tempdir().expect("temp dir");
-    let node = Node::open(
-        db(home.path()),
-        NodeConfig {
-            max_concurrent_calls: 2,
-            ..NodeConfig::default()
-        },
-    )
-    .expect("open");
+    let (node, _home) = open_with(NodeConfig {
+        max_concurrent_calls: 2,
+        ..NodeConfig::default()
+    });
     let busy = ContextId::from_bytes([1; 32]);
     let (release, first, running) = held(&node, Some(busy), &rt);
     running.recv().expect("the first writer runs");
@@ -271,22 +275,15 @@ fn writers_of_one_context_wait_in_order_without_taking_other_contexts_slots() {
     let order = Arc::new(Mutex::new(Vec::new()));
     let mut writers = Vec::new();
     for i in 0..6 {
-        let (node_, order) = (node.clone(), order.clone());
-        writers.push(rt.spawn(async move {
-            node_
-                .run_blocking_on(busy, move |_| {
-                    order.lock().expect("order").push(i);
-                    Ok::<_, NodeError>(())
-                })
-                .await
+        let order = order.clone();
+        writers.push(spawn_work(&rt, &node, Some(busy), move |_| {
+            order.lock().expect("order").push(i);
+            Ok(())
         }));
         eventually("the writer queues", || node.queued_calls() == i + 1);
     }
     // Another context's call still gets the free slot.
-    let other = {
-        let node = node.clone();
-        rt.spawn(async move { node.run_blocking(|_| Ok::<_, NodeError>("ran")).await })
-    };
+    let other = spawn_work(&rt, &node, None, |_| Ok("ran"));
     eventually("another context's call runs", || other.is_finished());
     assert_eq!(rt.block_on(other).expect("joined").expect("ran"), "ran");
     release.send(()).expect("job waiting");
@@ -300,39 +297,23 @@ fn writers_of_one_context_wait_in_order_without_taking_other_contexts_slots() {
 #[test]
 fn one_context_takes_at_most_its_share_of_the_queue() {
     let rt = runtime();
-    let home = tempfile::tempdir().expect("temp dir");
-    let node = Node::open(
-        db(home.path()),
-        NodeConfig {
-            max_concurrent_calls: 1,
-            max_queued_per_context: 2,
-            ..NodeConfig::default()
-        },
-    )
-    .expect("open");
+    let (node, _home) = open_with(NodeConfig {
+        max_concurrent_calls: 1,
+        max_queued_per_context: 2,
+        ..NodeConfig::default()
+    });
     let busy = ContextId::from_bytes([1; 32]);
     let (release, first, running) = held(&node, Some(busy), &rt);
     running.recv().expect("the first writer runs");
     let mut waiting = Vec::new();
     for queued in 1..=2 {
-        let node_ = node.clone();
-        waiting.push(rt.spawn(async move {
-            node_
-                .run_blocking_on(busy, |_| Ok::<_, NodeError>(()))
-                .await
-        }));
+        waiting.push(spawn_work(&rt, &node, Some(busy), |_| Ok(())));
         eventually("the writer queues", || node.queued_calls() == queued);
     }
     let refused = rt.block_on(node.run_blocking_on(busy, |_| Ok::<_, NodeError>(())));
     assert!(matches!(refused, Err(NodeError::Busy(2))), "{refused:?}");
     // Another context's writer still gets a place.
-    let other = {
-        let node = node.clone();
-        rt.spawn(async move {
-            node.run_blocking_on(ContextId::from_bytes([2; 32]), |_| Ok::<_, NodeError>(()))
-                .await
-        })
-    };
+    let other = spawn_work(&rt, &node, Some(ContextId::from_bytes([2; 32])), |_| Ok(()));
     eventually("the other writer queues", || node.queued_calls() == 3);
     release.send(()).expect("job waiting");
     assert!(rt.block_on(first).expect("joined").is_ok());
