@@ -28,7 +28,10 @@ commands:
                       then cargo test (--quick skips clippy, docs and the fuzz check)
   build-apps          build the example apps in apps/ to target/apps/<name>.wasm
   layering            check the crate layering rules of ARCHITECTURE.md
-  bench [args…]       run the benchmarks (cargo bench --workspace [args…])
+  bench [--quick] [--json FILE]
+                      release builds, then the benchmark report: the node over loopback,
+                      each row a ratio to a baseline in the same run (docs/benchmarks.md);
+                      --quick: one short run; --micro: cargo bench --workspace instead
   crash-test [--rounds N] [--seed S]
                       kill the node with SIGKILL under mixed load, N times (20),
                       and check after each restart that nothing acknowledged is lost

@@ -178,6 +178,9 @@ pub struct Runtime {
     limits: Arc<Limits>,
     slots: Arc<Slots>,
     artifact_key: Arc<[u8; 32]>,
+    /// Whether calls are metered with fuel (always, but for
+    /// [`Runtime::with_wasmtime_defaults`]).
+    metered: bool,
     _ticker: Arc<Ticker>,
 }
 
@@ -202,29 +205,45 @@ impl Runtime {
     /// # Errors
     /// When the engine cannot be configured on this machine.
     pub fn new(config: RuntimeConfig) -> Result<Self, String> {
-        let RuntimeConfig {
-            limits,
-            instances,
-            artifact_key,
-        } = config;
-        let instances = instances.max(1);
-        let memory_bytes = u64::from(limits.max_memory_pages) * 65_536;
+        let instances = config.instances.max(1);
+        let memory_bytes = u64::from(config.limits.max_memory_pages) * 65_536;
         let mut pool = PoolingAllocationConfig::default();
         pool.total_core_instances(instances)
             .total_memories(instances)
             .total_tables(instances)
             .max_memory_size(usize::try_from(memory_bytes).map_err(|err| err.to_string())?)
             .linear_memory_keep_resident(1 << 20);
-        let mut config = Config::new();
-        config
+        let mut engine = Config::new();
+        engine
             .consume_fuel(true)
             .epoch_interruption(true)
-            .max_wasm_stack(limits.max_stack_bytes)
+            .max_wasm_stack(config.limits.max_stack_bytes)
             .memory_reservation(memory_bytes)
             .memory_reservation_for_growth(0)
             .memory_guard_size(2 << 20)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&config).map_err(|err| err.to_string())?;
+        Self::with_engine(config, &engine, true)
+    }
+
+    /// A runtime on wasmtime's default engine configuration (no fuel, no
+    /// deadline, no instance pool): the benchmarks' reference for what the
+    /// node's configuration costs guest code. Not for running untrusted code.
+    ///
+    /// # Errors
+    /// When the engine cannot be configured on this machine.
+    #[doc(hidden)]
+    pub fn with_wasmtime_defaults(config: RuntimeConfig) -> Result<Self, String> {
+        Self::with_engine(config, &Config::new(), false)
+    }
+
+    fn with_engine(config: RuntimeConfig, engine: &Config, metered: bool) -> Result<Self, String> {
+        let RuntimeConfig {
+            limits,
+            instances,
+            artifact_key,
+        } = config;
+        let instances = instances.max(1);
+        let engine = Engine::new(engine).map_err(|err| err.to_string())?;
         let mut linker = Linker::new(&engine);
         crate::imports::define(&mut linker).map_err(|err| err.to_string())?;
 
@@ -249,6 +268,7 @@ impl Runtime {
                 freed: Condvar::new(),
             }),
             artifact_key: Arc::new(artifact_key),
+            metered,
             _ticker: Arc::new(Ticker(stop)),
         })
     }
@@ -371,15 +391,23 @@ impl Runtime {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.store_limits);
-        let result = store
-            .set_fuel(limits.fuel)
+        let fuel = if self.metered {
+            store.set_fuel(limits.fuel)
+        } else {
+            Ok(())
+        };
+        let result = fuel
             .map_err(|err| CallError::Instantiate(format!("{err:#}")))
             .and_then(|()| {
                 let ticks = (limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1);
                 store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
                 run(&mut store, module, &call.method)
             });
-        let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        let fuel_used = if self.metered {
+            limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0))
+        } else {
+            0
+        };
         let state = store.into_data();
         let returns = match result {
             Err(error) => Err(error),

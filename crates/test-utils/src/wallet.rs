@@ -24,6 +24,12 @@ impl ClientKey {
         Self(SigningKey::from_bytes(&[byte; 32]))
     }
 
+    /// The client key with this seed.
+    #[must_use]
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        Self(SigningKey::from_bytes(&seed))
+    }
+
     /// base58 of the libp2p protobuf public key (`4XTTM…`).
     #[must_use]
     pub fn public_key(&self) -> String {

@@ -11,6 +11,8 @@ use server_primitives::auth::NodeChallenge;
 use test_utils::wallet::{ClientKey, NearWallet};
 use test_utils::ws;
 
+mod bench;
+
 /// A running node; killed if the test fails before stopping it.
 struct Running {
     child: Child,
