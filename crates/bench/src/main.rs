@@ -8,11 +8,14 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use bench::{Options, report};
 
-const USAGE: &str = "usage: node-bench --node PATH --apps DIR [--quick | --smoke] [--json FILE]";
+const USAGE: &str = "usage: node-bench --node PATH --apps DIR [--quick | --smoke | --guest] [--only GROUP,…] [--json FILE]\n\
+  --only: health, query, mutate, guest, events, fanout, login\n\
+  --guest: only the guest-only rates of the engine (for tuning it)";
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let (mut node, mut apps, mut json) = (None, None, None);
+    let mut only = Vec::new();
     let mut mode = "full";
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -20,7 +23,19 @@ fn main() -> Result<()> {
             "--apps" => apps = Some(PathBuf::from(args.next().context(USAGE)?)),
             "--json" => json = Some(PathBuf::from(args.next().context(USAGE)?)),
             "--quick" => mode = "quick",
+            "--only" => {
+                for group in args.next().context(USAGE)?.split(',') {
+                    if !bench::scenarios::GROUPS.contains(&group) {
+                        bail!(
+                            "unknown group `{group}`; groups: {:?}",
+                            bench::scenarios::GROUPS
+                        );
+                    }
+                    only.push(group.to_owned());
+                }
+            }
             "--smoke" => mode = "smoke",
+            "--guest" => mode = "guest",
             "--help" | "-h" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -28,12 +43,20 @@ fn main() -> Result<()> {
             other => bail!("unknown argument `{other}`\n{USAGE}"),
         }
     }
-    let (node, apps) = (node.context(USAGE)?, apps.context(USAGE)?);
-    let options = match mode {
+    let apps = apps.context(USAGE)?;
+    if mode == "guest" {
+        for (name, rate) in bench::scenarios::guest_rates(&apps)? {
+            println!("{name}: {rate:.0}/s");
+        }
+        return Ok(());
+    }
+    let node = node.context(USAGE)?;
+    let mut options = match mode {
         "quick" => Options::quick(node, apps),
         "smoke" => Options::smoke(node, apps),
         _ => Options::full(node, apps),
     };
+    options.only = only;
     eprintln!(
         "node-bench: {} run(s), {:?} warm-up + {:?} per window, {} connections, {} subscribers, {} threads",
         options.runs,

@@ -40,6 +40,8 @@ pub struct Options {
     pub subscribers: usize,
     /// Threads of the load generator and of the guest-only baselines.
     pub threads: usize,
+    /// Only these groups of rows ([`GROUPS`]); empty: all.
+    pub only: Vec<String>,
 }
 
 impl Options {
@@ -55,6 +57,7 @@ impl Options {
             connections: 64,
             subscribers: 1000,
             threads: std::thread::available_parallelism().map_or(2, usize::from),
+            only: Vec::new(),
         }
     }
 
@@ -189,28 +192,55 @@ async fn one_run(options: &Options, progress: &mut impl FnMut(&Row)) -> Result<V
         progress(&row);
         rows.push(row);
     };
+    let wanted =
+        |group: &str| options.only.is_empty() || options.only.iter().any(|only| only == group);
 
-    let (health, bare) = health(options, &node).await?;
-    push(health.clone(), &mut rows);
-    let _ = bare;
-
-    for row in query(options, &node, &apps, &health).await? {
+    // The health route's rate is the query rows' baseline; the 64-context
+    // mutate rate sets the pace of the event-latency row.
+    let mut health_rate = 0.0;
+    if wanted("health") {
+        let row = health(options, &node).await?;
+        health_rate = row.summary.rate();
         push(row, &mut rows);
     }
-    let mutate = mutate(options, &node, &apps).await?;
-    let spread = mutate[0].summary.rate();
-    for row in mutate {
-        push(row, &mut rows);
+    if wanted("query") {
+        for row in query(options, &node, &apps, health_rate).await? {
+            push(row, &mut rows);
+        }
     }
-    push(guest_speed(options, &apps)?, &mut rows);
-    push(
-        event_latency(options, &node, &apps, spread / 2.0).await?,
-        &mut rows,
-    );
-    push(fan_out(options, &node, &apps).await?, &mut rows);
-    push(login(options, &node).await?, &mut rows);
+    let mut spread = DEFAULT_MUTATE_RATE;
+    if wanted("mutate") {
+        let mutate = mutate(options, &node, &apps).await?;
+        spread = mutate[0].summary.rate();
+        for row in mutate {
+            push(row, &mut rows);
+        }
+    }
+    if wanted("guest") {
+        push(guest_speed(options, &apps)?, &mut rows);
+    }
+    if wanted("events") {
+        push(
+            event_latency(options, &node, &apps, spread / 2.0).await?,
+            &mut rows,
+        );
+    }
+    if wanted("fanout") {
+        push(fan_out(options, &node, &apps).await?, &mut rows);
+    }
+    if wanted("login") {
+        push(login(options, &node).await?, &mut rows);
+    }
     Ok(rows)
 }
+
+/// The mutate rate assumed when the mutate rows are not run.
+const DEFAULT_MUTATE_RATE: f64 = 1000.0;
+
+/// The groups of rows `--only` selects from.
+pub const GROUPS: &[&str] = &[
+    "health", "query", "mutate", "guest", "events", "fanout", "login",
+];
 
 fn status_ok(answer: &Answer<'_>) -> Result<(), String> {
     if answer.status == StatusCode::OK {
@@ -224,7 +254,7 @@ fn status_ok(answer: &Answer<'_>) -> Result<(), String> {
     }
 }
 
-async fn health(options: &Options, node: &NodeUnderTest) -> Result<(Row, Row)> {
+async fn health(options: &Options, node: &NodeUnderTest) -> Result<Row> {
     let expected = node
         .call("GET", "/admin-api/health", &[], None)
         .await?
@@ -245,21 +275,13 @@ async fn health(options: &Options, node: &NodeUnderTest) -> Result<(Row, Row)> {
     let bare_summary = load::run(bare.address, &load, make.clone(), check.clone()).await;
     drop(bare);
     let summary = load::run(node.address, &load, make, check).await;
-    let bare_row = Row {
-        name: "bare hyper server".into(),
-        baseline: String::new(),
-        baseline_rate: 0.0,
-        summary: bare_summary,
-        target: Target::Ratio(0.0),
-    };
-    let row = Row {
+    Ok(Row {
         name: "GET /admin-api/health".into(),
         baseline: "bare hyper server".into(),
-        baseline_rate: bare_row.summary.rate(),
+        baseline_rate: bare_summary.rate(),
         summary,
         target: Target::Ratio(0.7),
-    };
-    Ok((row, bare_row))
+    })
 }
 
 fn rpc(kind: &str, context: &str, method: &str, args: &Value, id: u64) -> Value {
@@ -341,7 +363,7 @@ async fn query(
     options: &Options,
     node: &NodeUnderTest,
     apps: &Apps,
-    health: &Row,
+    health_rate: f64,
 ) -> Result<Vec<Row>> {
     const CONTEXTS: usize = 8;
     const DEPOSITS: u64 = 50;
@@ -444,7 +466,7 @@ async fn query(
         Row {
             name: name("kv get"),
             baseline: "GET /admin-api/health".into(),
-            baseline_rate: health.summary.rate(),
+            baseline_rate: health_rate,
             summary: get.clone(),
             target: Target::Ratio(0.4),
         },
@@ -953,4 +975,53 @@ async fn login_once(
         );
     }
     Ok(())
+}
+
+/// Guest-only rates of the example apps' hot methods on the node's engine
+/// configuration, 1 and 2 threads: for tuning the engine without a node.
+///
+/// # Errors
+/// When an app is missing or a call fails.
+pub fn guest_rates(apps: &std::path::Path) -> Result<Vec<(String, f64)>> {
+    let kv = Guest::new(&std::fs::read(app(apps, "kv-store")?)?, false)?;
+    let ledger = Guest::new(&std::fs::read(app(apps, "ledger")?)?, false)?;
+    let phases = (Duration::from_millis(500), Duration::from_secs(3));
+    let mut rates = Vec::new();
+    for threads in [1, 2] {
+        let states = (0..8)
+            .map(|_| {
+                let state = kv.context()?;
+                kv.call(
+                    &state,
+                    "set",
+                    br#"{"key":"k","value":"v"}"#,
+                    Mode::ReadWrite,
+                )?;
+                Ok(state)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let get: GuestCall = Arc::new(|_, _| ("get".into(), br#"{"key":"k"}"#.to_vec()));
+        let set: GuestCall = Arc::new(|connection, seq| {
+            (
+                "set".into(),
+                kv_set_args(connection, seq).to_string().into_bytes(),
+            )
+        });
+        let deposit: GuestCall =
+            Arc::new(|_, _| ("deposit".into(), br#"{"account":"a","amount":1}"#.to_vec()));
+        let gets = baseline::guest_rate(&kv, &states, threads, Mode::ReadOnly, phases, &get)?;
+        rates.push((format!("kv get, {threads} threads"), gets.rate()));
+        let sets = baseline::guest_rate(&kv, &states, threads, Mode::ReadWrite, phases, &set)?;
+        rates.push((format!("kv set, {threads} threads"), sets.rate()));
+        let states = (0..8)
+            .map(|_| ledger.context())
+            .collect::<Result<Vec<_>>>()?;
+        let deposits =
+            baseline::guest_rate(&ledger, &states, threads, Mode::ReadWrite, phases, &deposit)?;
+        rates.push((
+            format!("ledger deposit, {threads} threads"),
+            deposits.rate(),
+        ));
+    }
+    Ok(rates)
 }

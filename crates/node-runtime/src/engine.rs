@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use wasmtime::{
-    Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module,
+    Config, Enabled, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module,
     PoolingAllocationConfig, Store, StoreLimitsBuilder, Trap,
 };
 
@@ -22,6 +22,18 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Instances that may run at once by default (pooling allocator slots).
 pub const DEFAULT_INSTANCES: u32 = 128;
+
+/// Linear memory kept resident between calls when only dirty pages are reset.
+const KEEP_RESIDENT_SCANNED: usize = 16 << 20;
+
+/// Linear memory zeroed (not returned) between calls without the page scan.
+const KEEP_RESIDENT_ZEROED: usize = 1 << 20;
+
+/// Table bytes kept resident between calls.
+const TABLE_KEEP_RESIDENT: usize = 64 << 10;
+
+/// Address space reserved per linear memory: all a 32-bit memory can address.
+const MEMORY_RESERVATION: u64 = 1 << 32;
 
 /// Bytes of the seal in front of a compiled artifact (HMAC-SHA-256).
 const SEAL_LEN: usize = 32;
@@ -206,21 +218,38 @@ impl Runtime {
     /// When the engine cannot be configured on this machine.
     pub fn new(config: RuntimeConfig) -> Result<Self, String> {
         let instances = config.instances.max(1);
-        let memory_bytes = u64::from(config.limits.max_memory_pages) * 65_536;
+        let max_memory = usize::try_from(u64::from(config.limits.max_memory_pages) * 65_536)
+            .map_err(|err| err.to_string())?;
+        // Resetting an instance's memory for the next call: with the
+        // `PAGEMAP_SCAN` ioctl (Linux 6.7+) only the pages the call dirtied
+        // are reset, in place, up to `keep_resident`; the rest is returned
+        // to the kernel with `madvise`, whose TLB shootdowns stall every
+        // core. Without the ioctl the first `keep_resident` bytes are
+        // zeroed whether dirty or not, so it stays small.
+        let pagemap = PoolingAllocationConfig::is_pagemap_scan_available();
+        let keep_resident = if pagemap {
+            KEEP_RESIDENT_SCANNED.min(max_memory)
+        } else {
+            KEEP_RESIDENT_ZEROED
+        };
         let mut pool = PoolingAllocationConfig::default();
         pool.total_core_instances(instances)
             .total_memories(instances)
             .total_tables(instances)
-            .max_memory_size(usize::try_from(memory_bytes).map_err(|err| err.to_string())?)
-            .linear_memory_keep_resident(1 << 20);
+            .max_memory_size(max_memory)
+            .pagemap_scan(if pagemap { Enabled::Yes } else { Enabled::No })
+            .linear_memory_keep_resident(keep_resident)
+            .table_keep_resident(TABLE_KEEP_RESIDENT);
         let mut engine = Config::new();
         engine
             .consume_fuel(true)
             .epoch_interruption(true)
             .max_wasm_stack(config.limits.max_stack_bytes)
-            .memory_reservation(memory_bytes)
-            .memory_reservation_for_growth(0)
-            .memory_guard_size(2 << 20)
+            // A 4 GiB reservation (address space only) per 32-bit memory
+            // lets compiled code rely on guard pages instead of checking
+            // the bounds of every load and store; `max_memory_size` still
+            // caps what a memory may grow to.
+            .memory_reservation(MEMORY_RESERVATION)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         Self::with_engine(config, &engine, true)
     }

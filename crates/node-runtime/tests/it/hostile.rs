@@ -117,12 +117,14 @@ fn compiled_modules_survive_serialization() {
     let (_, sealed) = runtime.compile(&wasm).expect("compiles");
     let loaded = runtime.load(&sealed).expect("loads");
     assert!(loaded.methods().contains(&"ok".to_owned()));
-    // An engine configured differently has another fingerprint, and wasmtime
-    // refuses its artifacts even when the seal holds.
-    let other = crate::support::runtime(Limits {
-        max_memory_pages: 512,
-        ..Limits::default()
-    });
+    // An engine configured differently (here: without fuel metering) has
+    // another fingerprint, and wasmtime refuses its artifacts even when the
+    // seal holds.
+    let other = node_runtime::Runtime::with_wasmtime_defaults(node_runtime::RuntimeConfig::new(
+        Limits::default(),
+        [7; 32],
+    ))
+    .expect("engine");
     assert_ne!(other.fingerprint(), runtime.fingerprint());
     assert!(matches!(
         other.load(&sealed),
