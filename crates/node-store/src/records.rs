@@ -82,6 +82,12 @@ pub struct EventRecord {
 pub struct ContextCommit {
     /// The context's record after the call.
     pub context: ContextRecord,
+    /// The `last_seq` the stored record must have for this commit to apply
+    /// (the call ran over the state that record describes). The commit then
+    /// sets only what a call changes (root, transaction hash, sequence
+    /// number, clock, delta height) on the stored record, keeping its
+    /// members and accounting. `None`: `context` replaces the record as is.
+    pub prior_seq: Option<u64>,
     /// State writes: `Some(value)` sets, `None` removes.
     pub writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// The call's event record, if it publishes one.

@@ -190,7 +190,9 @@ impl Store {
                     "application {application} was uninstalled"
                 )));
             }
-            apply(txn, std::slice::from_ref(commit))
+            apply(txn, std::slice::from_ref(commit))?
+                .into_iter()
+                .collect()
         })
     }
 
@@ -253,7 +255,27 @@ impl Store {
     /// # Errors
     /// When the database fails; then nothing was written.
     pub fn commit(&self, commits: &[ContextCommit]) -> Result<(), StoreError> {
-        self.write(|txn| apply(txn, commits))
+        self.write(|txn| apply(txn, commits)?.into_iter().collect())
+    }
+
+    /// Commits what of `commits` applies, in order, in one durable
+    /// transaction: a commit whose [`ContextCommit::prior_seq`] does not
+    /// match the stored record (its predecessor did not commit, or the
+    /// context was deleted) is refused alone with [`StoreError::Conflict`],
+    /// the others still commit.
+    ///
+    /// # Errors
+    /// When the database fails: then nothing is written.
+    pub fn commit_each(
+        &self,
+        commits: &[ContextCommit],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let mut results = Vec::new();
+        self.write(|txn| {
+            results = apply(txn, commits)?;
+            Ok(())
+        })?;
+        Ok(results)
     }
 
     /// Replaces a node-wide value by `change(current)`, atomically with respect
@@ -333,7 +355,12 @@ fn u64_at(key: &[u8], at: usize, what: &'static str) -> Result<u64, StoreError> 
 /// Writes `commits` in `txn`: state, event records, deltas, blobs and
 /// member secrets, then each context's record, pruning history to its
 /// retention.
-fn apply(txn: &WriteTransaction, commits: &[ContextCommit]) -> Result<(), StoreError> {
+/// Writes `commits` in order; each commit's own result (a refused commit
+/// writes nothing).
+fn apply(
+    txn: &WriteTransaction,
+    commits: &[ContextCommit],
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     let mut contexts = txn.open_table(CONTEXTS)?;
     let mut state = txn.open_table(STATE)?;
     let mut events = txn.open_table(EVENTS)?;
@@ -342,9 +369,42 @@ fn apply(txn: &WriteTransaction, commits: &[ContextCommit]) -> Result<(), StoreE
     let mut context_blobs = txn.open_table(CONTEXT_BLOBS)?;
     let mut blob_contexts = txn.open_table(BLOB_CONTEXTS)?;
     let mut secrets = txn.open_table(MEMBER_SECRETS)?;
+    let mut results = Vec::with_capacity(commits.len());
     for commit in commits {
         let id = commit.context.id.as_bytes();
-        let mut context = commit.context.clone();
+        let mut context = match commit.prior_seq {
+            None => commit.context.clone(),
+            Some(prior) => {
+                let stored = contexts
+                    .get(id.as_slice())?
+                    .map(|bytes| decode::<ContextRecord>("context", bytes.value()))
+                    .transpose()?;
+                match stored {
+                    None => {
+                        results.push(Err(StoreError::Conflict(format!(
+                            "context {} was deleted",
+                            commit.context.id
+                        ))));
+                        continue;
+                    }
+                    Some(stored) if stored.last_seq != prior => {
+                        results.push(Err(StoreError::Conflict(format!(
+                            "context {} is at sequence number {}, not {prior}: the call before this one did not commit",
+                            commit.context.id, stored.last_seq
+                        ))));
+                        continue;
+                    }
+                    Some(mut stored) => {
+                        stored.root_hash = commit.context.root_hash;
+                        stored.last_transaction_hash = commit.context.last_transaction_hash;
+                        stored.last_seq = commit.context.last_seq;
+                        stored.last_time_ns = commit.context.last_time_ns;
+                        stored.delta_height = commit.context.delta_height;
+                        stored
+                    }
+                }
+            }
+        };
         for (key, value) in &commit.writes {
             let full = join(id, key);
             match value {
@@ -380,8 +440,9 @@ fn apply(txn: &WriteTransaction, commits: &[ContextCommit]) -> Result<(), StoreE
             secrets.insert(join(id, member.as_bytes()).as_slice(), secret.as_slice())?;
         }
         contexts.insert(id.as_slice(), encode(&context).as_slice())?;
+        results.push(Ok(()));
     }
-    Ok(())
+    Ok(results)
 }
 
 /// Drops a context's oldest event records past `retention`'s count or bytes;

@@ -130,6 +130,7 @@ fn baseline(dir: &Path) -> Duration {
         writes.insert(format!("key-{i}").into_bytes(), Some(vec![7; 100]));
         store
             .commit(&[ContextCommit {
+                prior_seq: None,
                 context: context.clone(),
                 writes,
                 event: None,

@@ -1,8 +1,10 @@
 //! Group commit: one thread writes every pending context commit in one
-//! durable transaction, so concurrent mutations share one fsync.
+//! durable transaction, so concurrent mutations share one fsync. After the
+//! transaction, each commit's follow-up runs on this thread, in queue order
+//! (so a context's events are published in sequence order).
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -11,14 +13,15 @@ use node_store::{ContextCommit, Store, StoreError};
 use crate::NodeError;
 use crate::metrics::NodeMetrics;
 
-type Reply = SyncSender<Result<(), String>>;
+/// What runs once a commit is durable (`Ok`) or refused (`Err`).
+pub(crate) type Done = Box<dyn FnOnce(Result<(), NodeError>) + Send>;
 
-/// Hands commits to the commit thread and waits until they are durable.
-/// Dropping it lets the thread finish what is queued and joins it, so the
-/// database is closed when the node is gone.
+/// Hands commits to the commit thread. Dropping it lets the thread finish
+/// what is queued and joins it, so the database is closed when the node is
+/// gone.
 #[derive(Debug)]
 pub(crate) struct Committer {
-    queue: Option<Sender<(ContextCommit, Reply)>>,
+    queue: Option<Sender<(ContextCommit, Done)>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -50,23 +53,25 @@ impl Committer {
         })
     }
 
-    /// Commits `commit` durably (with whatever else is pending).
-    pub fn commit(&self, commit: ContextCommit) -> Result<(), NodeError> {
-        let (reply, done) = sync_channel(1);
-        self.queue
-            .as_ref()
-            .ok_or_else(|| NodeError::Internal("the commit thread has stopped".into()))?
-            .send((commit, reply))
-            .map_err(|_| NodeError::Internal("the commit thread has stopped".into()))?;
-        done.recv()
-            .map_err(|_| NodeError::Internal("the commit thread has stopped".into()))?
-            .map_err(|err| NodeError::Store(StoreError::Database(err)))
+    /// Queues `commit`; `done` runs on the commit thread with its result.
+    /// When the thread has stopped, `done` runs here with the error.
+    pub fn submit(&self, commit: ContextCommit, done: Done) {
+        let stopped = || NodeError::Internal("the commit thread has stopped".into());
+        match &self.queue {
+            Some(queue) => {
+                if let Err(returned) = queue.send((commit, done)) {
+                    let (_, done) = returned.0;
+                    done(Err(stopped()));
+                }
+            }
+            None => done(Err(stopped())),
+        }
     }
 }
 
 fn run(
     store: &Store,
-    pending: &Receiver<(ContextCommit, Reply)>,
+    pending: &Receiver<(ContextCommit, Done)>,
     max_batch: usize,
     metrics: &NodeMetrics,
 ) {
@@ -78,13 +83,22 @@ fn run(
                 Err(_) => break,
             }
         }
-        let (commits, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let (commits, follow_ups): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         let started = Instant::now();
-        let result = store.commit(&commits).map_err(|err| err.to_string());
-        metrics.committed(started, commits.len(), result.is_ok());
-        for reply in replies {
-            // A caller that went away no longer needs its answer.
-            let _ = reply.send(result.clone());
+        let results = store.commit_each(&commits);
+        metrics.committed(started, commits.len(), results.is_ok());
+        match results {
+            Ok(results) => {
+                for (result, done) in results.into_iter().zip(follow_ups) {
+                    done(result.map_err(NodeError::from));
+                }
+            }
+            Err(err) => {
+                let message = err.to_string();
+                for done in follow_ups {
+                    done(Err(NodeError::Store(StoreError::Database(message.clone()))));
+                }
+            }
         }
     }
 }

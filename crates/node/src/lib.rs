@@ -5,8 +5,12 @@
 //! - a `mutate` commits its writes, the new root hash, its replication delta
 //!   and its event record in one durable transaction, **only if the call
 //!   succeeded**, and answers only after that commit is durable;
-//! - mutations of one context run one at a time, in order; different contexts
-//!   run in parallel and their commits share fsyncs (group commit);
+//! - mutations of one context run one at a time, in order, each over the
+//!   state of the one before, which need not be durable yet (pipelined
+//!   commits): answers and events follow in the same order, after the fsync
+//!   that covers them, and a mutation that ran over a commit that failed
+//!   fails too; different contexts run in parallel, and all commits share
+//!   fsyncs (group commit);
 //! - queries read a snapshot and never wait for writers;
 //! - every committed mutation is published on the event bus with its
 //!   per-context sequence number, after it is durable.
@@ -31,7 +35,7 @@ pub use error::NodeError;
 pub use events::NodeEvent;
 pub use fetch::FetchConfig;
 pub use metrics::latency_histogram;
-pub use node::{CallOutput, Node};
+pub use node::{CallOutput, Mutation, Node};
 pub use node_runtime::{CallError, Event, HostError, InstallError, Limits, TrapKind};
 pub use node_store::{
     ApplicationRecord, AuthTable, AuthTxn, ContextRecord, EventRecord, Retention,

@@ -1,9 +1,9 @@
 //! The node handle.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use node_primitives::{ApplicationId, BlobId, ContextId, Hash, PublicKey};
@@ -16,11 +16,11 @@ use node_store::{
 };
 use prometheus_client::registry::Registry;
 use serde::Serialize;
-use tokio::sync::{Semaphore, broadcast};
+use tokio::sync::{Notify, Semaphore, broadcast};
 
 use crate::committer::Committer;
 use crate::metrics::NodeMetrics;
-use crate::overlay::{CallBlobs, Overlay, Writes};
+use crate::overlay::{CallBlobs, Overlay, PendingCommit, Writes};
 use crate::{NodeConfig, NodeError, NodeEvent};
 
 /// What a successful call returns.
@@ -69,6 +69,125 @@ struct Lane {
     writer: Mutex<()>,
     /// Writers waiting in `order`.
     waiting: AtomicUsize,
+    /// Its mutations that ran and whose commits are queued, oldest first:
+    /// the next mutation runs over their state.
+    pending: Mutex<VecDeque<Arc<PendingCommit>>>,
+    /// Signalled when `pending` empties.
+    drained: Condvar,
+}
+
+impl Lane {
+    /// The queued commits, oldest first.
+    fn pending(&self) -> Arc<[Arc<PendingCommit>]> {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Forgets the queued commit `seq` (durable, or refused).
+    fn settle(&self, seq: u64) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        pending.retain(|commit| commit.seq != seq);
+        if pending.is_empty() {
+            self.drained.notify_all();
+        }
+    }
+
+    /// Waits until no commit of the context is queued. The caller holds
+    /// `writer`, so none is added meanwhile.
+    fn wait_drained(&self) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        while !pending.is_empty() {
+            pending = self
+                .drained
+                .wait(pending)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// A mutation that ran, whose commit is queued: [`Mutation::wait`] or
+/// [`Mutation::durable`] give its output once the commit is durable, or
+/// the error that kept it from committing.
+#[derive(Debug)]
+pub struct Mutation {
+    output: CallOutput,
+    settled: Arc<Settled>,
+}
+
+/// A commit's result, handed from the commit thread to a blocking or an
+/// async waiter.
+#[derive(Debug, Default)]
+struct Settled {
+    result: Mutex<Option<Result<(), NodeError>>>,
+    ready: Condvar,
+    notify: Notify,
+}
+
+impl Settled {
+    fn set(&self, result: Result<(), NodeError>) {
+        *self.result.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+        self.ready.notify_all();
+        // Stores a permit when nobody waits yet: no wake-up is lost.
+        self.notify.notify_one();
+    }
+
+    fn take(&self) -> Option<Result<(), NodeError>> {
+        self.result
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+impl Mutation {
+    /// Blocks until the commit is durable; the call's output.
+    ///
+    /// # Errors
+    /// Why the commit failed: the store's error, or
+    /// [`NodeError::Conflict`] when the mutation before it in the context
+    /// did not commit (or the context was deleted).
+    pub fn wait(self) -> Result<CallOutput, NodeError> {
+        let mut result = self
+            .settled
+            .result
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(result) = result.take() {
+                return result.map(|()| self.output);
+            }
+            result = self
+                .settled
+                .ready
+                .wait(result)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// As [`Mutation::wait`], without blocking a thread.
+    ///
+    /// # Errors
+    /// As [`Mutation::wait`].
+    pub async fn durable(self) -> Result<CallOutput, NodeError> {
+        loop {
+            if let Some(result) = self.settled.take() {
+                return result.map(|()| self.output);
+            }
+            self.settled.notify.notified().await;
+        }
+    }
+}
+
+/// What a call that may commit produced: the commit to write, the answer
+/// and the event to publish once it is durable.
+struct Prepared {
+    commit: ContextCommit,
+    output: CallOutput,
+    event: NodeEvent,
 }
 
 /// A place in the admission queue, given back when dropped.
@@ -544,13 +663,26 @@ impl Node {
         };
         let lane = self.lane(&id);
         let _writer = lane.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        self.execute(
+        let snapshot = Arc::new(self.inner.store.snapshot()?);
+        let Prepared { commit, event, .. } = self.prepare(
             record,
+            snapshot,
+            Arc::from([]),
             "init",
             init_params,
             member,
             Some((member, member_secret)),
         )?;
+        // Checks, in the same transaction, that the application is still
+        // installed.
+        let started = std::time::Instant::now();
+        let created = self.inner.store.create_context(&commit);
+        self.inner
+            .metrics
+            .committed(started, 1, !matches!(created, Err(StoreError::Database(_))));
+        created?;
+        // Nobody listening is fine.
+        let _ = self.inner.events.send(event);
         let context = self.context(&id)?.ok_or(NodeError::ContextNotFound(id))?;
         Ok((context, member))
     }
@@ -591,6 +723,7 @@ impl Node {
     pub fn add_member(&self, id: &ContextId, member: PublicKey) -> Result<bool, NodeError> {
         let lane = self.lane(id);
         let _writer = lane.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        lane.wait_drained();
         let mut record = self.context(id)?.ok_or(NodeError::ContextNotFound(*id))?;
         if record.members.contains(&member) {
             return Ok(false);
@@ -657,6 +790,7 @@ impl Node {
     pub fn delete_context(&self, id: &ContextId) -> Result<bool, NodeError> {
         let lane = self.lane(id);
         let _writer = lane.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        lane.wait_drained();
         let existed = self.inner.store.delete_context(id)?;
         self.inner
             .lanes
@@ -694,8 +828,15 @@ impl Node {
         refuse_reserved(method)?;
         let snapshot = Arc::new(self.inner.store.snapshot()?);
         let (record, executor) = callable(context, snapshot.context(context)?, executor)?;
-        let (outcome, _, _) =
-            self.run(&record, snapshot, method, args, executor, Mode::ReadOnly)?;
+        let (outcome, _, _) = self.run(
+            &record,
+            snapshot,
+            Arc::from([]),
+            method,
+            args,
+            executor,
+            Mode::ReadOnly,
+        )?;
         let logs = outcome.logs;
         match outcome.returns {
             Ok(returns) => Ok(CallOutput {
@@ -709,11 +850,11 @@ impl Node {
 
     /// A call with write access: its writes, root hash, delta and event record
     /// commit atomically and durably, only if it succeeds; then its events are
-    /// published. Mutations of one context run one at a time.
+    /// published. Returns once the commit is durable.
     ///
     /// # Errors
     /// As [`Node::query`], plus [`NodeError::Rejected`] for a call that broke
-    /// a commit rule.
+    /// a commit rule, and the errors of [`Mutation::wait`].
     pub fn mutate(
         &self,
         context: &ContextId,
@@ -721,11 +862,70 @@ impl Node {
         args: &[u8],
         executor: Option<PublicKey>,
     ) -> Result<CallOutput, NodeError> {
+        self.begin_mutate(context, method, args, executor)?.wait()
+    }
+
+    /// Runs a mutation and queues its commit; the returned [`Mutation`]
+    /// answers once that commit is durable. Mutations of one context run
+    /// one at a time, in order, each over the state of the one before,
+    /// which need not be durable yet: their commits, answers and events
+    /// follow in the same order, and when one fails to commit, those that
+    /// ran over its state fail too (nothing of theirs is written).
+    ///
+    /// # Errors
+    /// As [`Node::mutate`], for the call itself.
+    pub fn begin_mutate(
+        &self,
+        context: &ContextId,
+        method: &str,
+        args: &[u8],
+        executor: Option<PublicKey>,
+    ) -> Result<Mutation, NodeError> {
         refuse_reserved(method)?;
         let lane = self.lane(context);
         let _writer = lane.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let (record, executor) = callable(context, self.context(context)?, executor)?;
-        self.execute(record, method, args, executor, None)
+        let pending = lane.pending();
+        let snapshot = Arc::new(self.inner.store.snapshot()?);
+        // A deleted context has no queued commits (deletion waits for
+        // them), so the stored record decides whether it exists.
+        let base = match (snapshot.context(context)?, pending.last()) {
+            (Some(_), Some(newest)) => Some(newest.record.clone()),
+            (stored, _) => stored,
+        };
+        let (record, executor) = callable(context, base, executor)?;
+        let Prepared {
+            commit,
+            output,
+            event,
+        } = self.prepare(record, snapshot, pending, method, args, executor, None)?;
+        let seq = commit.context.last_seq;
+        lane.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_back(Arc::new(PendingCommit {
+                seq,
+                record: commit.context.clone(),
+                writes: commit.writes.clone(),
+                blobs: commit
+                    .blobs
+                    .iter()
+                    .filter_map(|(id, bytes)| bytes.clone().map(|bytes| (*id, bytes)))
+                    .collect(),
+            }));
+        let settled = Arc::new(Settled::default());
+        let (events, lane, answer) = (self.inner.events.clone(), lane.clone(), settled.clone());
+        self.inner.committer.submit(
+            commit,
+            Box::new(move |result| {
+                lane.settle(seq);
+                if result.is_ok() {
+                    // Nobody listening is fine.
+                    let _ = events.send(event);
+                }
+                answer.set(result);
+            }),
+        );
+        Ok(Mutation { output, settled })
     }
 
     /// The writer lane of a context.
@@ -741,10 +941,12 @@ impl Node {
 
     /// Runs a method on a fresh instance; returns the outcome, the writes
     /// and the blobs it wrote.
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
         record: &ContextRecord,
         snapshot: Arc<node_store::Snapshot>,
+        pending: Arc<[Arc<PendingCommit>]>,
         method: &str,
         args: &[u8],
         executor: PublicKey,
@@ -752,10 +954,11 @@ impl Node {
     ) -> Result<(Outcome, Writes, Arc<CallBlobs>), NodeError> {
         let module = self.module(&record.application_id)?;
         let writes = Writes::default();
-        let blobs = Arc::new(CallBlobs::new(self.inner.store.clone()));
+        let blobs = Arc::new(CallBlobs::new(self.inner.store.clone(), pending.clone()));
         let overlay = Overlay {
             snapshot,
             context: record.id,
+            pending,
             writes: writes.clone(),
         };
         let (outcome, _) = self.inner.runtime.call(
@@ -776,20 +979,31 @@ impl Node {
         Ok((outcome, writes, blobs))
     }
 
-    /// Runs a mutation under the context's lane and commits it if it
-    /// succeeds. `creating` (the `init` of a new context) carries the
-    /// creator's member key, stored with the first commit.
-    fn execute(
+    /// Runs a call with write access over `snapshot` under `pending` (the
+    /// caller holds the context's lane) and, if it succeeded and kept the
+    /// commit rules, builds its commit. `creating` (the `init` of a new
+    /// context) carries the creator's member key, stored with the first
+    /// commit.
+    #[allow(clippy::too_many_arguments)]
+    fn prepare(
         &self,
         record: ContextRecord,
+        snapshot: Arc<node_store::Snapshot>,
+        pending: Arc<[Arc<PendingCommit>]>,
         method: &str,
         args: &[u8],
         executor: PublicKey,
         creating: Option<(PublicKey, [u8; 32])>,
-    ) -> Result<CallOutput, NodeError> {
-        let snapshot = Arc::new(self.inner.store.snapshot()?);
-        let (outcome, writes, blobs) =
-            self.run(&record, snapshot, method, args, executor, Mode::ReadWrite)?;
+    ) -> Result<Prepared, NodeError> {
+        let (outcome, writes, blobs) = self.run(
+            &record,
+            snapshot,
+            pending,
+            method,
+            args,
+            executor,
+            Mode::ReadWrite,
+        )?;
         let returns = match outcome.returns {
             Ok(returns) => returns,
             Err(error) => {
@@ -847,40 +1061,28 @@ impl Node {
         if delta.is_some() {
             context.delta_height += 1;
         }
+        // A mutation applies only over the state it ran on.
+        let prior_seq = creating.is_none().then_some(seq - 1);
         let context_id = context.id;
+        let record = Arc::new(event.clone());
         let commit = ContextCommit {
             context,
+            prior_seq,
             writes: writes.into_iter().collect::<BTreeMap<_, _>>(),
-            event: Some(event.clone()),
+            event: Some(event),
             retention: self.inner.config.retention,
             delta,
             blobs: blobs.take(),
             member_secrets: creating.into_iter().collect(),
         };
-        if creating.is_some() {
-            // Checks, in the same transaction, that the application is
-            // still installed.
-            let started = std::time::Instant::now();
-            let created = self.inner.store.create_context(&commit);
-            self.inner.metrics.committed(
-                started,
-                1,
-                !matches!(created, Err(StoreError::Database(_))),
-            );
-            created?;
-        } else {
-            self.inner.committer.commit(commit)?;
-        }
-        let record = Arc::new(event);
-        // Nobody listening is fine.
-        let _ = self.inner.events.send(NodeEvent {
-            context_id,
-            record: record.clone(),
-        });
-        Ok(CallOutput {
-            returns,
-            logs: outcome.logs,
-            record: Some(record),
+        Ok(Prepared {
+            commit,
+            output: CallOutput {
+                returns,
+                logs: outcome.logs,
+                record: Some(record.clone()),
+            },
+            event: NodeEvent { context_id, record },
         })
     }
 }

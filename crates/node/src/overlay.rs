@@ -6,15 +6,31 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use node_primitives::{BlobId, ContextId, Hash};
 use node_runtime::{BlobStore, Storage};
-use node_store::{Snapshot, Store};
+use node_store::{ContextRecord, Snapshot, Store};
 
 /// The writes of one call: `Some(value)` sets, `None` removes.
 pub(crate) type Writes = Arc<Mutex<BTreeMap<Vec<u8>, Option<Vec<u8>>>>>;
 
-/// Snapshot reads with the call's writes on top.
+/// A context's call that ran and whose commit is queued but not yet
+/// durable: the context's next calls run over its state.
+#[derive(Debug)]
+pub(crate) struct PendingCommit {
+    /// Its sequence number.
+    pub seq: u64,
+    /// The context's record after it.
+    pub record: ContextRecord,
+    /// Its state writes.
+    pub writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// The blobs it wrote.
+    pub blobs: BTreeMap<BlobId, Vec<u8>>,
+}
+
+/// Snapshot reads, under the context's pending commits (oldest first),
+/// under the call's own writes.
 pub(crate) struct Overlay {
     pub snapshot: Arc<Snapshot>,
     pub context: ContextId,
+    pub pending: Arc<[Arc<PendingCommit>]>,
     pub writes: Writes,
 }
 
@@ -25,6 +41,14 @@ impl Overlay {
             return Ok(value.clone());
         }
         drop(writes);
+        if let Some(value) = self
+            .pending
+            .iter()
+            .rev()
+            .find_map(|pending| pending.writes.get(key))
+        {
+            return Ok(value.clone());
+        }
         self.snapshot
             .state(&self.context, key)
             .map_err(|err| err.to_string())
@@ -65,14 +89,16 @@ impl Storage for Overlay {
 /// read, so the blob outlives the context that wrote it.
 pub(crate) struct CallBlobs {
     pub store: Arc<Store>,
+    pub pending: Arc<[Arc<PendingCommit>]>,
     pub written: Mutex<BTreeMap<BlobId, Vec<u8>>>,
     pub read: Mutex<BTreeSet<BlobId>>,
 }
 
 impl CallBlobs {
-    pub fn new(store: Arc<Store>) -> Self {
+    pub fn new(store: Arc<Store>, pending: Arc<[Arc<PendingCommit>]>) -> Self {
         Self {
             store,
+            pending,
             written: Mutex::default(),
             read: Mutex::default(),
         }
@@ -113,11 +139,19 @@ impl BlobStore for CallBlobs {
         {
             return Ok(Some(bytes.clone()));
         }
-        let found = self
-            .store
-            .snapshot()
-            .and_then(|snapshot| snapshot.blob(&id))
-            .map_err(|err| err.to_string())?;
+        let queued = self
+            .pending
+            .iter()
+            .rev()
+            .find_map(|pending| pending.blobs.get(&id).cloned());
+        let found = match queued {
+            Some(bytes) => Some(bytes),
+            None => self
+                .store
+                .snapshot()
+                .and_then(|snapshot| snapshot.blob(&id))
+                .map_err(|err| err.to_string())?,
+        };
         if found.is_some() {
             self.read
                 .lock()

@@ -337,12 +337,18 @@ async fn call(
     let context = params.context_id;
     let method = params.method;
     let output = if write {
-        state
+        // The context's next mutation may run while this one's commit
+        // becomes durable: the wait holds neither a slot nor the lane.
+        match state
             .node
             .run_blocking_on(context, move |node| {
-                node.mutate(&context, &method, &args, executor)
+                node.begin_mutate(&context, &method, &args, executor)
             })
             .await
+        {
+            Ok(mutation) => mutation.durable().await,
+            Err(error) => Err(error),
+        }
     } else {
         state
             .node

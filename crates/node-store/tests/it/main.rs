@@ -34,6 +34,7 @@ fn commit(
     context.delta_height = seq;
     context.root_hash = Hash::digest(seq.to_be_bytes());
     ContextCommit {
+        prior_seq: None,
         writes: writes
             .iter()
             .map(|(key, value)| {
@@ -433,6 +434,90 @@ fn member_secrets_kept_as_node_values_move_to_their_table() {
     assert_eq!(
         snapshot
             .meta(&format!("member-secret/{}/{member}", live.id))
+            .expect("read"),
+        None
+    );
+}
+
+#[test]
+fn a_commit_over_a_state_that_is_not_stored_is_refused_alone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path().join("node.redb")).expect("open");
+    let (mut one, two) = (context(11), context(12));
+    one.members = vec![PublicKey::from_bytes([0x11; 32])];
+    store.put_context(&one).expect("context");
+    store.put_context(&two).expect("context");
+    // `one` at 0: its commit 2 ran over a commit 1 that never made it, and
+    // so did 3; `two`'s commit 1 is fine and lands in the same transaction.
+    let chained = |ctx: &ContextRecord, seq: u64, key: &str| {
+        let mut commit = commit(ctx, seq, &[(key, Some("v"))], 10);
+        commit.prior_seq = Some(seq - 1);
+        commit
+    };
+    let results = store
+        .commit_each(&[
+            chained(&one, 2, "orphan"),
+            chained(&two, 1, "fine"),
+            chained(&one, 3, "orphan-too"),
+        ])
+        .expect("the transaction");
+    assert!(
+        matches!(results[0], Err(StoreError::Conflict(_))),
+        "{results:?}"
+    );
+    assert!(results[1].is_ok(), "{results:?}");
+    assert!(
+        matches!(results[2], Err(StoreError::Conflict(_))),
+        "{results:?}"
+    );
+    let snapshot = store.snapshot().expect("snapshot");
+    assert_eq!(snapshot.state(&one.id, b"orphan").expect("read"), None);
+    assert_eq!(snapshot.state(&one.id, b"orphan-too").expect("read"), None);
+    assert_eq!(snapshot.events_after(&one.id, 0, 10).expect("read"), vec![]);
+    assert_eq!(
+        snapshot
+            .context(&one.id)
+            .expect("read")
+            .expect("kept")
+            .last_seq,
+        0
+    );
+    assert_eq!(
+        snapshot.state(&two.id, b"fine").expect("read"),
+        Some(b"v".to_vec())
+    );
+
+    // In order, 1 then 2 of `one` in one batch both apply; the record keeps
+    // what the commits do not own (its members), whatever they carry.
+    let mut first = chained(&one, 1, "a");
+    first.context.members.clear();
+    let results = store
+        .commit_each(&[first, chained(&one, 2, "b")])
+        .expect("the transaction");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let stored = store
+        .snapshot()
+        .expect("snapshot")
+        .context(&one.id)
+        .expect("read")
+        .expect("kept");
+    assert_eq!(stored.last_seq, 2);
+    assert_eq!(stored.members, one.members);
+
+    // A deleted context takes no commit.
+    assert!(store.delete_context(&two.id).expect("delete"));
+    let results = store
+        .commit_each(&[chained(&two, 2, "late")])
+        .expect("the transaction");
+    assert!(
+        matches!(results[0], Err(StoreError::Conflict(_))),
+        "{results:?}"
+    );
+    assert_eq!(
+        store
+            .snapshot()
+            .expect("snapshot")
+            .context(&two.id)
             .expect("read"),
         None
     );

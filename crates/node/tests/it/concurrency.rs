@@ -12,6 +12,7 @@ fn concurrent_mutations_of_one_context_are_linearizable() {
         .install_application(&built_app("kv-store"), "test", b"")
         .expect("installs");
     let (context, _) = node.create_context(&app.id, b"").expect("context");
+    let mut bus = node.subscribe();
     let threads: Vec<_> = (0..8)
         .map(|thread| {
             let node = node.clone();
@@ -52,6 +53,46 @@ fn concurrent_mutations_of_one_context_are_linearizable() {
         .map(|e| e.seq)
         .collect();
     assert_eq!(log, (2..42).collect::<Vec<_>>());
+    // Published in order, each once.
+    let published: Vec<u64> = std::iter::from_fn(|| bus.try_recv().ok())
+        .filter(|event| event.context_id == context.id)
+        .map(|event| event.record.seq)
+        .collect();
+    assert_eq!(published, (2..42).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_mutation_runs_over_the_state_of_the_one_before_it_commits() {
+    let (node, _home) = node();
+    let app = node
+        .install_application(&built_app("ledger"), "test", b"")
+        .expect("installs");
+    let (context, _) = node.create_context(&app.id, b"").expect("context");
+    let deposit = br#"{"account":"a","amount":5}"#;
+    // Both run before either is waited for: the second over the first's
+    // state, committed or not.
+    let first = node
+        .begin_mutate(&context.id, "deposit", deposit, None)
+        .expect("runs");
+    let second = node
+        .begin_mutate(&context.id, "deposit", deposit, None)
+        .expect("runs");
+    let second = second.wait().expect("commits");
+    let first = first.wait().expect("commits");
+    assert_eq!(first.returns.as_deref(), Some(&b"5"[..]));
+    assert_eq!(second.returns.as_deref(), Some(&b"10"[..]));
+    assert_eq!(
+        first.record.expect("record").seq + 1,
+        second.record.expect("record").seq
+    );
+    let balance = node
+        .query(&context.id, "balance", br#"{"account":"a"}"#, None)
+        .expect("balance");
+    assert_eq!(balance.returns.as_deref(), Some(&b"10"[..]));
+    let history = node
+        .query(&context.id, "history_len", b"{}", None)
+        .expect("history");
+    assert_eq!(history.returns.as_deref(), Some(&b"2"[..]));
 }
 
 #[test]
