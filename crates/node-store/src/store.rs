@@ -78,6 +78,7 @@ impl Store {
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
         Ok(Snapshot {
             txn: self.db.begin_read()?,
+            state: std::sync::OnceLock::new(),
         })
     }
 
@@ -576,6 +577,9 @@ fn move_member_secrets(txn: &WriteTransaction) -> Result<(), StoreError> {
 #[derive(Debug)]
 pub struct Snapshot {
     txn: ReadTransaction,
+    /// The state table, opened by the first state read (a call reads
+    /// many keys).
+    state: std::sync::OnceLock<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>,
 }
 
 impl Snapshot {
@@ -655,7 +659,13 @@ impl Snapshot {
     /// # Errors
     /// When the database fails.
     pub fn state(&self, context: &ContextId, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let table = self.txn.open_table(STATE)?;
+        let table = match self.state.get() {
+            Some(table) => table,
+            None => {
+                let opened = self.txn.open_table(STATE)?;
+                self.state.get_or_init(|| opened)
+            }
+        };
         let full = join(context.as_bytes(), key);
         Ok(table
             .get(full.as_slice())?
