@@ -78,7 +78,6 @@ impl NodeUnderTest {
             .arg("--home")
             .arg(&home)
             .args(["run", "--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -1,7 +1,11 @@
 //! Every route of the admin API, and the shared state of its handlers.
 
+use std::sync::Arc;
+
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use node::{ContextRecord, Node, NodeError};
@@ -24,9 +28,14 @@ use crate::ApiError;
 use crate::download::Downloads;
 use crate::extract::{Admin, Body, ContextReader, PathId};
 
-/// What the handlers share.
+/// What the handlers share; cloned for every request, so one shared
+/// allocation.
 #[derive(Debug, Clone)]
-pub struct AdminState {
+pub struct AdminState(Arc<Shared>);
+
+/// The contents of [`AdminState`].
+#[derive(Debug)]
+pub struct Shared {
     /// The node.
     pub node: Node,
     /// Login, request auth and tokens.
@@ -35,6 +44,16 @@ pub struct AdminState {
     pub dev_routes: bool,
     /// Downloads of applications installed by URL.
     pub(crate) downloads: Downloads,
+    /// The health route's answer: the same for the node's whole run.
+    health: Bytes,
+}
+
+impl std::ops::Deref for AdminState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// Settings of the admin API.
@@ -53,12 +72,17 @@ impl AdminState {
     /// # Errors
     /// When the HTTP client for downloads cannot be built.
     pub fn new(node: Node, auth: Authenticator, config: AdminConfig) -> Result<Self, ApiError> {
-        Ok(Self {
+        let health = serde_json::to_vec(&ApiResponse::new(HealthStatus::alive(
+            auth.identity().public_key(),
+        )))
+        .map_err(|err| ApiError::internal(format!("the health answer: {err}")))?;
+        Ok(Self(Arc::new(Shared {
             node,
             auth,
             dev_routes: config.dev_routes,
             downloads: Downloads::new(config.install_allow_private_hosts)?,
-        })
+            health: Bytes::from(health),
+        })))
     }
 }
 
@@ -226,8 +250,12 @@ async fn method_not_allowed() -> ApiError {
 }
 
 #[utoipa::path(get, path = "/admin-api/health", responses((status = 200, body = ApiResponse<HealthStatus>)))]
-async fn health(State(state): State<AdminState>) -> Reply<HealthStatus> {
-    ok(HealthStatus::alive(state.auth.identity().public_key()))
+async fn health(State(state): State<AdminState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.health.clone(),
+    )
+        .into_response()
 }
 
 #[utoipa::path(post, path = "/admin-api/request-challenge", request_body = RequestChallengeRequest, responses((status = 200, body = ApiResponse<NodeChallenge>), (status = 422, description = "wrong shape", body = ApiErrorResponse)))]

@@ -197,7 +197,13 @@ pub(crate) fn layers(router: Router, limits: &Limits, metrics: Metrics, loopback
 
 /// Bytes of a request's head as it came on the wire: request line and headers.
 fn head_size(request: &Request) -> usize {
-    let line = request.method().as_str().len() + request.uri().to_string().len() + 11;
+    let uri = request.uri();
+    // The target as sent: origin form (path and query), or absolute form.
+    let target = (uri.path_and_query().map_or(0, |target| target.as_str().len())
+        + uri.scheme_str().map_or(0, |scheme| scheme.len() + 3)
+        + uri.authority().map_or(0, |authority| authority.as_str().len()))
+    .max(1);
+    let line = request.method().as_str().len() + target + 11;
     request
         .headers()
         .iter()
@@ -229,18 +235,16 @@ async fn measure(State(metrics): State<Metrics>, request: Request, next: Next) -
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let response = next.run(request).await;
+    let labels = RouteLabels { method, route };
     metrics
         .seconds
-        .get_or_create(&RouteLabels {
-            method,
-            route: route.clone(),
-        })
+        .get_or_create(&labels)
         .observe(started.elapsed().as_secs_f64());
     metrics
         .requests
         .get_or_create(&RequestLabels {
             method,
-            route,
+            route: labels.route,
             status: response.status().as_u16(),
         })
         .inc();
