@@ -57,6 +57,9 @@ use tokio::sync::watch;
 
 use crate::metrics::Metrics;
 
+/// Bytes a session reads from its socket at a time.
+const READ_BUFFER: usize = 4096;
+
 /// Limits of the WebSocket endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WsConfig {
@@ -230,6 +233,11 @@ async fn upgrade(
     }
     let connection = Connection(state.connections.clone());
     let upgrade = upgrade
+        // Each read zero-fills this buffer before asking the socket for
+        // more (tungstenite), and clients send only small requests: the
+        // default 128 KiB made waiting for them the main cost of pushing
+        // events to many subscribers.
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(state.config.max_message_bytes)
         .max_frame_size(state.config.max_message_bytes);
     upgrade.on_upgrade(move |socket| async move {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, close_code};
 use axum::extract::ws::{Message, WebSocket};
+use futures_util::SinkExt;
 use node::{EventRecord, Node, NodeError};
 use node_primitives::ContextId;
 use server_auth::{Action, Authenticator, Principal};
@@ -13,7 +14,7 @@ use server_primitives::ws::{
     Command, ContextEvent, EventGeneration, EventPayload, ExecutionEventItem, Request, Response,
     ResponseBody, ResponseResult, SubscriptionReply, WsError,
 };
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::watch;
 
 use crate::WsConfig;
@@ -60,9 +61,32 @@ impl From<Vec<Message>> for Handled {
     }
 }
 
+/// Events taken from the bus at once when several are waiting: their
+/// frames go out in one write.
+const MAX_BATCH: usize = 64;
+
 /// Sends `frame` unless the peer does not take it within `timeout`.
 async fn send(socket: &mut WebSocket, frame: Message, timeout: Duration) -> Result<(), End> {
-    match tokio::time::timeout(timeout, socket.send(frame)).await {
+    send_all(socket, vec![frame], timeout).await
+}
+
+/// Sends `frames` with one flush at the end (one write for many small
+/// frames), unless the peer does not take them within `timeout`.
+async fn send_all(
+    socket: &mut WebSocket,
+    frames: Vec<Message>,
+    timeout: Duration,
+) -> Result<(), End> {
+    if frames.is_empty() {
+        return Ok(());
+    }
+    let write = async {
+        for frame in frames {
+            socket.feed(frame).await?;
+        }
+        socket.flush().await
+    };
+    match tokio::time::timeout(timeout, write).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(End::SendFailed),
         Err(_) => Err(End::SendTimeout),
@@ -315,10 +339,12 @@ impl Session {
                 }
                 last = Some(since.max(first_available.saturating_sub(1).min(latest)));
             }
+            let mut frames = Vec::new();
             for record in &records {
-                for frame in self.events(context, record).iter() {
-                    send(socket, frame.clone(), self.config.send_timeout).await?;
-                }
+                frames.extend(self.events(context, record).iter().cloned());
+            }
+            send_all(socket, frames, self.config.send_timeout).await?;
+            if let Some(record) = records.last() {
                 last = Some(record.seq);
             }
             replayed += records.len();
@@ -426,7 +452,19 @@ pub(crate) async fn run(mut socket: WebSocket, start: Start) -> End {
                 Some(Ok(_)) => Handled::default(),
             },
             published = bus.recv() => match published {
-                Ok(published) => session.forward(published.context_id, &published.record).into(),
+                Ok(published) => {
+                    let mut frames = session.forward(published.context_id, &published.record);
+                    // Events already waiting go out in the same write.
+                    for _ in 1..MAX_BATCH {
+                        match bus.try_recv() {
+                            Ok(next) => frames.extend(session.forward(next.context_id, &next.record)),
+                            Err(TryRecvError::Lagged(_)) => frames.extend(session.lagged()),
+                            // Closed: the next `recv` ends the session.
+                            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                        }
+                    }
+                    frames.into()
+                }
                 Err(RecvError::Lagged(missed)) => {
                     tracing::debug!(missed, "a WebSocket connection fell behind");
                     session.lagged().into()
@@ -494,10 +532,7 @@ async fn deliver(
     socket: &mut WebSocket,
     handled: Handled,
 ) -> Result<(), End> {
-    let timeout = session.config.send_timeout;
-    for frame in handled.frames {
-        send(socket, frame, timeout).await?;
-    }
+    send_all(socket, handled.frames, session.config.send_timeout).await?;
     for (context, since) in handled.replays {
         session.replay(socket, context, since).await?;
     }

@@ -199,9 +199,13 @@ pub(crate) fn layers(router: Router, limits: &Limits, metrics: Metrics, loopback
 fn head_size(request: &Request) -> usize {
     let uri = request.uri();
     // The target as sent: origin form (path and query), or absolute form.
-    let target = (uri.path_and_query().map_or(0, |target| target.as_str().len())
+    let target = (uri
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len())
         + uri.scheme_str().map_or(0, |scheme| scheme.len() + 3)
-        + uri.authority().map_or(0, |authority| authority.as_str().len()))
+        + uri
+            .authority()
+            .map_or(0, |authority| authority.as_str().len()))
     .max(1);
     let line = request.method().as_str().len() + target + 11;
     request
