@@ -58,17 +58,38 @@ struct Inner {
     queued: AtomicUsize,
 }
 
+/// Work for a context's lane, run by the lane's thread with the node, or
+/// refused (`None`) when the lane could not get a slot.
+type Job = Box<dyn FnOnce(Option<&Node>) + Send>;
+
+/// A lane's async writers: first come, first served, run one after the
+/// other by one blocking thread holding one instance slot, so one busy
+/// context cannot take the slots other contexts' calls need, and its
+/// writers follow each other without a thread hand-off between them.
+#[derive(Default)]
+struct Jobs {
+    /// Waiting jobs, oldest first; `true`: counted in the node's queue.
+    queue: VecDeque<(Job, bool)>,
+    /// Whether a thread runs the lane's jobs (or is about to).
+    running: bool,
+}
+
+impl std::fmt::Debug for Jobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jobs")
+            .field("waiting", &self.queue.len())
+            .field("running", &self.running)
+            .finish()
+    }
+}
+
 /// One context's order of writers.
 #[derive(Debug, Default)]
 struct Lane {
-    /// Async admission of its writers, first come, first served: they wait
-    /// here, holding no instance slot, so one busy context cannot take the
-    /// slots other contexts' calls need.
-    order: Arc<tokio::sync::Mutex<()>>,
+    /// Its async writers ([`Node::run_blocking_on`]).
+    jobs: Mutex<Jobs>,
     /// Mutual exclusion of its writers, whoever calls the blocking API.
     writer: Mutex<()>,
-    /// Writers waiting in `order`.
-    waiting: AtomicUsize,
     /// Its mutations that ran and whose commits are queued, oldest first:
     /// the next mutation runs over their state.
     pending: Mutex<VecDeque<Arc<PendingCommit>>>,
@@ -195,13 +216,19 @@ struct Queued<'a>(&'a AtomicUsize);
 
 impl<'a> Queued<'a> {
     fn enter(queued: &'a AtomicUsize, max: usize) -> Result<Self, NodeError> {
-        let waiting = queued.fetch_add(1, Ordering::AcqRel);
-        if waiting >= max {
-            queued.fetch_sub(1, Ordering::AcqRel);
-            return Err(NodeError::Busy(waiting));
-        }
+        enter_queue(queued, max)?;
         Ok(Self(queued))
     }
+}
+
+/// Takes a place in a queue of at most `max`, or says how many wait.
+fn enter_queue(queued: &AtomicUsize, max: usize) -> Result<(), NodeError> {
+    let waiting = queued.fetch_add(1, Ordering::AcqRel);
+    if waiting >= max {
+        queued.fetch_sub(1, Ordering::AcqRel);
+        return Err(NodeError::Busy(waiting));
+    }
+    Ok(())
 }
 
 impl Drop for Queued<'_> {
@@ -381,48 +408,156 @@ impl Node {
         T: Send + 'static,
         E: From<NodeError> + Send + 'static,
     {
+        if let Some(context) = context {
+            return self.admit_on(context, work).await;
+        }
         // Work that need not wait takes no place in the queue.
-        let mut queued = None;
-        let enqueue = || Queued::enter(&self.inner.queued, self.inner.config.max_queued_calls);
-        let lane = context.map(|context| (context, self.lane(&context)));
-        let turn = match &lane {
-            Some((_, lane)) => Some(match lane.order.clone().try_lock_owned() {
-                Ok(turn) => turn,
-                Err(_) => {
-                    // One context takes at most its share of the queue.
-                    let _waiting =
-                        Queued::enter(&lane.waiting, self.inner.config.max_queued_per_context)?;
-                    queued = Some(enqueue()?);
-                    lane.order.clone().lock_owned().await
-                }
-            }),
-            None => None,
-        };
         let slots = self.inner.slots.clone();
         let permit = match slots.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
-                if queued.is_none() {
-                    queued = Some(enqueue()?);
-                }
+                let _queued =
+                    Queued::enter(&self.inner.queued, self.inner.config.max_queued_calls)?;
                 slots
                     .acquire_owned()
                     .await
                     .map_err(|_| NodeError::Internal("the node is shutting down".into()))?
             }
         };
-        drop(queued);
         let node = self.clone();
-        let done = tokio::task::spawn_blocking(move || {
-            let _turn = turn;
+        tokio::task::spawn_blocking(move || {
             let _slot = permit;
             work(&node)
         })
-        .await;
-        if let Some((context, lane)) = lane {
-            self.release_lane(&context, lane);
+        .await
+        .map_err(|err| NodeError::Internal(format!("blocking work failed: {err}")))?
+    }
+
+    /// [`Node::admit`] for work on `context`: queued in its lane, run by the
+    /// lane's thread.
+    async fn admit_on<T, E>(
+        &self,
+        context: ContextId,
+        work: impl FnOnce(&Node) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<NodeError> + Send + 'static,
+    {
+        let lane = self.lane(&context);
+        let (reply, answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
+        let job: Job = Box::new(move |node| {
+            // A caller that went away no longer wants its work done.
+            if reply.is_closed() {
+                return;
+            }
+            let _ = reply.send(match node {
+                Some(node) => work(node),
+                None => Err(NodeError::Busy(0).into()),
+            });
+        });
+        let start = {
+            let mut jobs = lane.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+            if jobs.running {
+                // One context takes at most its share of the queue.
+                let waiting = jobs.queue.len();
+                if waiting >= self.inner.config.max_queued_per_context {
+                    return Err(NodeError::Busy(waiting).into());
+                }
+                enter_queue(&self.inner.queued, self.inner.config.max_queued_calls)?;
+                jobs.queue.push_back((job, true));
+                false
+            } else {
+                jobs.running = true;
+                jobs.queue.push_back((job, false));
+                true
+            }
+        };
+        if start {
+            self.start_lane(context, lane.clone())?;
         }
-        done.map_err(|err| NodeError::Internal(format!("blocking work failed: {err}")))?
+        let result = answer.await;
+        self.release_lane(&context, lane);
+        result.unwrap_or_else(|_| {
+            Err(NodeError::Internal("the work panicked or the node is shutting down".into()).into())
+        })
+    }
+
+    /// Gets the lane a slot (now, or after waiting in the queue) and a
+    /// blocking thread that runs its jobs. Does not depend on the caller
+    /// staying: the jobs queued behind it run either way.
+    fn start_lane(&self, context: ContextId, lane: Arc<Lane>) -> Result<(), NodeError> {
+        let slots = self.inner.slots.clone();
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                if let Err(busy) =
+                    enter_queue(&self.inner.queued, self.inner.config.max_queued_calls)
+                {
+                    self.refuse_lane(&lane);
+                    return Err(busy);
+                }
+                None
+            }
+        };
+        let node = self.clone();
+        tokio::spawn(async move {
+            let permit = match permit {
+                Some(permit) => permit,
+                None => {
+                    let permit = slots.acquire_owned().await;
+                    node.inner.queued.fetch_sub(1, Ordering::AcqRel);
+                    match permit {
+                        Ok(permit) => permit,
+                        Err(_) => return node.refuse_lane(&lane),
+                    }
+                }
+            };
+            tokio::task::spawn_blocking(move || {
+                let _slot = permit;
+                node.run_lane(context, lane);
+            });
+        });
+        Ok(())
+    }
+
+    /// Runs the lane's jobs until none is left.
+    fn run_lane(&self, context: ContextId, lane: Arc<Lane>) {
+        loop {
+            let next = {
+                let mut jobs = lane.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+                let next = jobs.queue.pop_front();
+                if next.is_none() {
+                    jobs.running = false;
+                }
+                next
+            };
+            let Some((job, counted)) = next else {
+                break;
+            };
+            if counted {
+                self.inner.queued.fetch_sub(1, Ordering::AcqRel);
+            }
+            // A panicking job drops its reply: its caller is told, and the
+            // lane goes on with the next.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(self))));
+        }
+        self.release_lane(&context, lane);
+    }
+
+    /// Refuses every job of a lane that could not get a slot.
+    fn refuse_lane(&self, lane: &Lane) {
+        let refused = {
+            let mut jobs = lane.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+            jobs.running = false;
+            std::mem::take(&mut jobs.queue)
+        };
+        for (job, counted) in refused {
+            if counted {
+                self.inner.queued.fetch_sub(1, Ordering::AcqRel);
+            }
+            job(None);
+        }
     }
 
     /// Forgets a context's lane when nobody else holds it, so lanes of
