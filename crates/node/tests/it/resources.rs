@@ -345,3 +345,42 @@ fn a_blob_another_context_read_outlives_the_context_that_wrote_it() {
     assert!(node.delete_context(&reader.id).expect("delete"));
     assert_eq!(node.blob(&id).expect("read"), None);
 }
+
+#[test]
+fn a_writer_whose_caller_left_does_not_run_and_a_panicking_one_does_not_stall_its_context() {
+    let rt = runtime();
+    let (node, _home) = open_with(NodeConfig::default());
+    let busy = ContextId::from_bytes([3; 32]);
+    let (release, first, running) = held(&node, Some(busy), &rt);
+    running.recv().expect("the first writer runs");
+    // Queued behind it, then abandoned by its caller.
+    let ran = Arc::new(Mutex::new(false));
+    let flag = ran.clone();
+    let abandoned = spawn_work(&rt, &node, Some(busy), move |_| {
+        *flag.lock().expect("flag") = true;
+        Ok(())
+    });
+    eventually("the writer queues", || node.queued_calls() == 1);
+    abandoned.abort();
+    // Gone (its future dropped) before the lane reaches it.
+    assert!(
+        rt.block_on(abandoned)
+            .expect_err("cancelled")
+            .is_cancelled()
+    );
+    let panicking = spawn_work(&rt, &node, Some(busy), |_| -> Result<(), NodeError> {
+        panic!("a writer that panics")
+    });
+    let after = spawn_work(&rt, &node, Some(busy), |_| Ok(5));
+    eventually("both writers queue", || node.queued_calls() == 3);
+    release.send(()).expect("job waiting");
+    assert!(rt.block_on(first).expect("joined").is_ok());
+    let panicked = rt.block_on(panicking).expect("joined");
+    assert!(
+        matches!(panicked, Err(NodeError::Internal(_))),
+        "{panicked:?}"
+    );
+    assert_eq!(rt.block_on(after).expect("joined").expect("ran"), 5);
+    assert!(!*ran.lock().expect("flag"), "the abandoned writer ran");
+    assert_eq!(node.queued_calls(), 0);
+}
