@@ -93,8 +93,9 @@ pub fn bare_http(body: Bytes) -> Result<Served> {
 }
 
 /// A WebSocket server that, once a client sends anything, sends it
-/// `frames` over and over until it goes: the most a plain broadcast of the
-/// same bytes can deliver.
+/// `frames` over and over until it goes, [`BATCH`] rounds per write (as the
+/// node writes the events waiting for a subscriber): the most a plain
+/// broadcast of the same bytes can deliver.
 ///
 /// # Errors
 /// When it cannot listen.
@@ -111,15 +112,24 @@ pub fn bare_ws(frames: Vec<String>) -> Result<Served> {
                 return;
             }
             'send: loop {
-                for frame in frames.iter() {
-                    if sink.send(frame.clone()).await.is_err() {
-                        break 'send;
+                for _ in 0..BATCH {
+                    for frame in frames.iter() {
+                        if sink.feed(frame.clone()).await.is_err() {
+                            break 'send;
+                        }
                     }
+                }
+                if sink.flush().await.is_err() {
+                    break;
                 }
             }
         }
     })
 }
+
+/// Rounds of frames the bare broadcast writes at once: the most events the
+/// node takes from its bus for one subscriber write.
+const BATCH: usize = 64;
 
 /// A context's state in memory.
 #[derive(Debug, Clone, Default)]

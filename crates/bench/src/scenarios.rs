@@ -770,16 +770,17 @@ async fn deliveries(
     let measured = start + options.warmup;
     let end = measured + options.window;
     let counted = Arc::new(AtomicU64::new(0));
+    let gaps = Arc::new(AtomicU64::new(0));
     let sample: Arc<Mutex<Vec<String>>> = Arc::default();
     let readers: Vec<_> = sockets
         .into_iter()
         .enumerate()
         .map(|(index, mut socket)| {
-            let (counted, sample) = (counted.clone(), sample.clone());
+            let (counted, gaps, sample) = (counted.clone(), gaps.clone(), sample.clone());
             tokio::spawn(async move {
                 // The bare server starts sending when it hears from us.
                 let _ = socket.send(Message::text("{}")).await;
-                let mut mine = 0u64;
+                let (mut mine, mut missed) = (0u64, 0u64);
                 while let Ok(Some(Ok(frame))) =
                     tokio::time::timeout_at(end.into(), socket.next()).await
                 {
@@ -792,11 +793,16 @@ async fn deliveries(
                         }
                         let now = Instant::now();
                         if now >= measured && now <= end {
-                            mine += 1;
+                            if text.contains(r#""type":"Gap""#) {
+                                missed += 1;
+                            } else {
+                                mine += 1;
+                            }
                         }
                     }
                 }
                 counted.fetch_add(mine, Ordering::Relaxed);
+                gaps.fetch_add(missed, Ordering::Relaxed);
             })
         })
         .collect();
@@ -808,10 +814,17 @@ async fn deliveries(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
-    Ok((
-        Summary::count(counted.load(Ordering::Relaxed), options.window),
-        frames,
-    ))
+    let mut summary = Summary::count(counted.load(Ordering::Relaxed), options.window);
+    let gaps = gaps.load(Ordering::Relaxed);
+    if gaps > 0 {
+        // Explicit, as the protocol says, but events those subscribers
+        // did not get: the fan-out did not keep up.
+        summary.errors = gaps;
+        summary.first_error = Some(format!(
+            "{gaps} Gap events: subscribers fell behind and missed events"
+        ));
+    }
+    Ok((summary, frames))
 }
 
 async fn fan_out(options: &Options, node: &NodeUnderTest, apps: &Apps) -> Result<Row> {
