@@ -93,7 +93,7 @@ pub fn bare_http(body: Bytes) -> Result<Served> {
 }
 
 /// A WebSocket server that, once a client sends anything, sends it
-/// `frames` over and over until it goes, [`BATCH`] rounds per write (as the
+/// `frames` over and over until it goes, 64 rounds per write (as the
 /// node writes the events waiting for a subscriber): the most a plain
 /// broadcast of the same bytes can deliver.
 ///
