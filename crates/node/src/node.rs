@@ -16,7 +16,7 @@ use node_store::{
 };
 use prometheus_client::registry::Registry;
 use serde::Serialize;
-use tokio::sync::{Notify, Semaphore, broadcast};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast};
 
 use crate::committer::Committer;
 use crate::metrics::NodeMetrics;
@@ -80,6 +80,82 @@ impl std::fmt::Debug for Jobs {
             .field("waiting", &self.queue.len())
             .field("running", &self.running)
             .finish()
+    }
+}
+
+/// Jobs a lane runs on one slot before it waits for a slot again, behind
+/// whatever else waits, so a busy context cannot keep a slot to itself.
+const LANE_SLICE: usize = 16;
+
+/// A lane's claim to run its jobs. Dropped before it ran (the runtime
+/// shutting down), it refuses them, so no caller waits forever.
+struct LaneTurn {
+    node: Node,
+    context: ContextId,
+    lane: Arc<Lane>,
+    /// Whether dropping it must refuse the lane's jobs.
+    armed: bool,
+    /// Whether it holds a place in the node's queue while it waits.
+    counted: bool,
+}
+
+impl LaneTurn {
+    /// Gives back its place in the queue: it has its slot.
+    fn stop_waiting(&mut self) {
+        if std::mem::take(&mut self.counted) {
+            self.node.inner.queued.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Runs up to [`LANE_SLICE`] jobs; itself again when more wait.
+    fn run(mut self) -> Option<Self> {
+        self.armed = false;
+        for _ in 0..LANE_SLICE {
+            let next = {
+                let mut jobs = self
+                    .lane
+                    .jobs
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let next = jobs.queue.pop_front();
+                if next.is_none() {
+                    jobs.running = false;
+                }
+                next
+            };
+            let Some((job, counted)) = next else {
+                let lane = std::mem::take(&mut self.lane);
+                self.node.release_lane(&self.context, lane);
+                return None;
+            };
+            if counted {
+                self.node.inner.queued.fetch_sub(1, Ordering::AcqRel);
+            }
+            // A panicking job drops its reply: its caller is told, and the
+            // lane goes on with the next.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                job(Some(&self.node));
+            }));
+        }
+        self.armed = true;
+        Some(self)
+    }
+}
+
+impl Drop for LaneTurn {
+    fn drop(&mut self) {
+        self.stop_waiting();
+        if self.armed {
+            self.node.refuse_lane(&self.lane);
+        }
+    }
+}
+
+impl std::fmt::Debug for LaneTurn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LaneTurn")
+            .field("context", &self.context)
+            .finish_non_exhaustive()
     }
 }
 
@@ -199,6 +275,50 @@ impl Mutation {
                 return result.map(|()| self.output);
             }
             self.settled.notify.notified().await;
+        }
+    }
+}
+
+/// What follows a queued commit, run by the commit thread with its result:
+/// the pending entry settles, the event goes out (if it committed), the
+/// waiter wakes. Dropped without running (the commit thread died), it
+/// settles the commit as failed, so nobody waits forever.
+struct FollowUp {
+    lane: Arc<Lane>,
+    pending: Arc<PendingCommit>,
+    settled: Arc<Settled>,
+    /// Taken when it ran.
+    event: Option<NodeEvent>,
+    events: broadcast::Sender<NodeEvent>,
+}
+
+impl FollowUp {
+    fn finish(mut self, result: Result<(), NodeError>) {
+        if let Some(event) = self.event.take() {
+            self.settle(result, Some(event));
+        }
+    }
+
+    fn settle(&self, result: Result<(), NodeError>, event: Option<NodeEvent>) {
+        self.pending.decide(result.is_ok());
+        self.lane.settle(self.pending.seq);
+        if let (Ok(()), Some(event)) = (&result, event) {
+            // Nobody listening is fine.
+            let _ = self.events.send(event);
+        }
+        self.settled.set(result);
+    }
+}
+
+impl Drop for FollowUp {
+    fn drop(&mut self) {
+        if self.event.take().is_some() {
+            self.settle(
+                Err(NodeError::Internal(
+                    "the commit thread stopped before this call was committed".into(),
+                )),
+                None,
+            );
         }
     }
 }
@@ -487,8 +607,7 @@ impl Node {
     /// blocking thread that runs its jobs. Does not depend on the caller
     /// staying: the jobs queued behind it run either way.
     fn start_lane(&self, context: ContextId, lane: Arc<Lane>) -> Result<(), NodeError> {
-        let slots = self.inner.slots.clone();
-        let permit = match slots.clone().try_acquire_owned() {
+        let permit = match self.inner.slots.clone().try_acquire_owned() {
             Ok(permit) => Some(permit),
             Err(_) => {
                 if let Err(busy) =
@@ -500,49 +619,43 @@ impl Node {
                 None
             }
         };
-        let node = self.clone();
-        tokio::spawn(async move {
-            let permit = match permit {
-                Some(permit) => permit,
-                None => {
-                    let permit = slots.acquire_owned().await;
-                    node.inner.queued.fetch_sub(1, Ordering::AcqRel);
-                    match permit {
-                        Ok(permit) => permit,
-                        Err(_) => return node.refuse_lane(&lane),
-                    }
-                }
-            };
-            tokio::task::spawn_blocking(move || {
-                let _slot = permit;
-                node.run_lane(context, lane);
-            });
-        });
+        let counted = permit.is_none();
+        self.schedule_lane(
+            LaneTurn {
+                node: self.clone(),
+                context,
+                lane,
+                armed: true,
+                counted,
+            },
+            permit,
+        );
         Ok(())
     }
 
-    /// Runs the lane's jobs until none is left.
-    fn run_lane(&self, context: ContextId, lane: Arc<Lane>) {
-        loop {
-            let next = {
-                let mut jobs = lane.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-                let next = jobs.queue.pop_front();
-                if next.is_none() {
-                    jobs.running = false;
+    /// Runs `turn` on a blocking thread once it has a slot (`permit`, or
+    /// one it waits for, first come, first served).
+    fn schedule_lane(&self, mut turn: LaneTurn, permit: Option<OwnedSemaphorePermit>) {
+        let slots = self.inner.slots.clone();
+        tokio::spawn(async move {
+            let permit = match permit {
+                Some(permit) => permit,
+                // Shutting down: dropping the turn refuses the lane's jobs.
+                None => match slots.acquire_owned().await {
+                    Ok(permit) => permit,
+                    Err(_) => return,
+                },
+            };
+            turn.stop_waiting();
+            tokio::task::spawn_blocking(move || {
+                let next = turn.run();
+                drop(permit);
+                if let Some(next) = next {
+                    let node = next.node.clone();
+                    node.schedule_lane(next, None);
                 }
-                next
-            };
-            let Some((job, counted)) = next else {
-                break;
-            };
-            if counted {
-                self.inner.queued.fetch_sub(1, Ordering::AcqRel);
-            }
-            // A panicking job drops its reply: its caller is told, and the
-            // lane goes on with the next.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(self))));
-        }
-        self.release_lane(&context, lane);
+            });
+        });
     }
 
     /// Refuses every job of a lane that could not get a slot.
@@ -1028,38 +1141,60 @@ impl Node {
             (stored, _) => stored,
         };
         let (record, executor) = callable(context, base, executor)?;
+        let prepared = self.prepare(
+            record,
+            snapshot,
+            pending.clone(),
+            method,
+            args,
+            executor,
+            None,
+        );
         let Prepared {
             commit,
             output,
             event,
-        } = self.prepare(record, snapshot, pending, method, args, executor, None)?;
+        } = match prepared {
+            Ok(prepared) => prepared,
+            // A refusal is an answer about the state it ran over: only
+            // once that state is durable.
+            Err(error) => match pending.last() {
+                Some(newest) if !newest.committed() => {
+                    return Err(NodeError::Conflict(
+                        "the call before this one in its context did not commit, and this one ran over its state: try again".into(),
+                    ));
+                }
+                _ => return Err(error),
+            },
+        };
         let seq = commit.context.last_seq;
+        let queued = Arc::new(PendingCommit {
+            seq,
+            record: commit.context.clone(),
+            writes: commit.writes.clone(),
+            blobs: commit
+                .blobs
+                .iter()
+                .filter_map(|(id, bytes)| bytes.clone().map(|bytes| (*id, bytes)))
+                .collect(),
+            committed: Mutex::new(None),
+            decided: Condvar::new(),
+        });
         lane.pending
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push_back(Arc::new(PendingCommit {
-                seq,
-                record: commit.context.clone(),
-                writes: commit.writes.clone(),
-                blobs: commit
-                    .blobs
-                    .iter()
-                    .filter_map(|(id, bytes)| bytes.clone().map(|bytes| (*id, bytes)))
-                    .collect(),
-            }));
+            .push_back(queued.clone());
         let settled = Arc::new(Settled::default());
-        let (events, lane, answer) = (self.inner.events.clone(), lane.clone(), settled.clone());
-        self.inner.committer.submit(
-            commit,
-            Box::new(move |result| {
-                lane.settle(seq);
-                if result.is_ok() {
-                    // Nobody listening is fine.
-                    let _ = events.send(event);
-                }
-                answer.set(result);
-            }),
-        );
+        let follow_up = FollowUp {
+            lane: lane.clone(),
+            pending: queued,
+            settled: settled.clone(),
+            event: Some(event),
+            events: self.inner.events.clone(),
+        };
+        self.inner
+            .committer
+            .submit(commit, Box::new(move |result| follow_up.finish(result)));
         Ok(Mutation { output, settled })
     }
 

@@ -2,7 +2,7 @@
 //! own writes, and the node's blob store.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use node_primitives::{BlobId, ContextId, Hash};
 use node_runtime::{BlobStore, Storage};
@@ -23,6 +23,38 @@ pub(crate) struct PendingCommit {
     pub writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// The blobs it wrote.
     pub blobs: BTreeMap<BlobId, Vec<u8>>,
+    /// Whether it committed, once that is known.
+    pub committed: Mutex<Option<bool>>,
+    /// Signalled when `committed` is known.
+    pub decided: Condvar,
+}
+
+impl PendingCommit {
+    /// Records whether it committed.
+    pub fn decide(&self, committed: bool) {
+        *self
+            .committed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(committed);
+        self.decided.notify_all();
+    }
+
+    /// Waits until it is known whether it committed.
+    pub fn committed(&self) -> bool {
+        let mut committed = self
+            .committed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(committed) = *committed {
+                return committed;
+            }
+            committed = self
+                .decided
+                .wait(committed)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
 }
 
 /// Snapshot reads, under the context's pending commits (oldest first),

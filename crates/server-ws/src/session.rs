@@ -71,7 +71,9 @@ async fn send(socket: &mut WebSocket, frame: Message, timeout: Duration) -> Resu
 }
 
 /// Sends `frames` with one flush at the end (one write for many small
-/// frames), unless the peer does not take them within `timeout`.
+/// frames), unless the peer stops taking them: each frame, and the flush,
+/// must go within `timeout` (a bound on progress, not on the batch, so a
+/// slow reader of a large batch is not cut off while it keeps reading).
 async fn send_all(
     socket: &mut WebSocket,
     frames: Vec<Message>,
@@ -80,17 +82,15 @@ async fn send_all(
     if frames.is_empty() {
         return Ok(());
     }
-    let write = async {
-        for frame in frames {
-            socket.feed(frame).await?;
-        }
-        socket.flush().await
-    };
-    match tokio::time::timeout(timeout, write).await {
+    let within = |done: Result<Result<(), axum::Error>, tokio::time::error::Elapsed>| match done {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(End::SendFailed),
         Err(_) => Err(End::SendTimeout),
+    };
+    for frame in frames {
+        within(tokio::time::timeout(timeout, socket.feed(frame)).await)?;
     }
+    within(tokio::time::timeout(timeout, socket.flush()).await)
 }
 
 fn frame(response: &Response) -> Message {

@@ -384,3 +384,51 @@ fn a_writer_whose_caller_left_does_not_run_and_a_panicking_one_does_not_stall_it
     assert!(!*ran.lock().expect("flag"), "the abandoned writer ran");
     assert_eq!(node.queued_calls(), 0);
 }
+
+#[test]
+fn a_busy_context_gives_its_slot_back_between_turns() {
+    let rt = runtime();
+    let (node, _home) = open_with(NodeConfig {
+        max_concurrent_calls: 1,
+        ..NodeConfig::default()
+    });
+    let busy = ContextId::from_bytes([4; 32]);
+    let (release, first, running) = held(&node, Some(busy), &rt);
+    running.recv().expect("the first writer runs");
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut writers = Vec::new();
+    for i in 0..40 {
+        let order = order.clone();
+        writers.push(spawn_work(&rt, &node, Some(busy), move |_| {
+            order.lock().expect("order").push(i);
+            Ok(())
+        }));
+        eventually("the writer queues", || node.queued_calls() == i + 1);
+    }
+    // Other work waits for the one slot the busy context holds.
+    let marker = order.clone();
+    let other = spawn_work(&rt, &node, None, move |_| {
+        marker.lock().expect("order").push(usize::MAX);
+        Ok(())
+    });
+    eventually("the other work queues", || node.queued_calls() == 41);
+    release.send(()).expect("job waiting");
+    assert!(rt.block_on(first).expect("joined").is_ok());
+    for writer in writers {
+        assert!(rt.block_on(writer).expect("joined").is_ok());
+    }
+    assert!(rt.block_on(other).expect("joined").is_ok());
+    let order = order.lock().expect("order").clone();
+    let other_at = order.iter().position(|&i| i == usize::MAX).expect("ran");
+    assert!(
+        other_at < 40,
+        "the other work waited for the whole lane: {order:?}"
+    );
+    let writers: Vec<usize> = order.into_iter().filter(|&i| i != usize::MAX).collect();
+    assert_eq!(
+        writers,
+        (0..40).collect::<Vec<_>>(),
+        "the context's writers kept their order"
+    );
+    assert_eq!(node.queued_calls(), 0);
+}
