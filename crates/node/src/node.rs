@@ -107,10 +107,11 @@ impl LaneTurn {
         }
     }
 
-    /// Runs up to [`LANE_SLICE`] jobs; itself again when more wait.
+    /// Runs the lane's jobs, [`LANE_SLICE`] at a time; itself again when
+    /// more wait and every slot is taken (other work may wait for one).
     fn run(mut self) -> Option<Self> {
         self.armed = false;
-        for _ in 0..LANE_SLICE {
+        for ran in 1.. {
             let next = {
                 let mut jobs = self
                     .lane
@@ -136,6 +137,9 @@ impl LaneTurn {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 job(Some(&self.node));
             }));
+            if ran % LANE_SLICE == 0 && self.node.inner.slots.available_permits() == 0 {
+                break;
+            }
         }
         self.armed = true;
         Some(self)

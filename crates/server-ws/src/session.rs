@@ -70,27 +70,33 @@ async fn send(socket: &mut WebSocket, frame: Message, timeout: Duration) -> Resu
     send_all(socket, vec![frame], timeout).await
 }
 
-/// Sends `frames` with one flush at the end (one write for many small
-/// frames), unless the peer stops taking them: each frame, and the flush,
-/// must go within `timeout` (a bound on progress, not on the batch, so a
-/// slow reader of a large batch is not cut off while it keeps reading).
+/// Frames written (and flushed) under one send timeout.
+const FRAMES_PER_WRITE: usize = 128;
+
+/// Sends `frames`, [`FRAMES_PER_WRITE`] per write (one write for many
+/// small frames), unless the peer stops taking them: each write must go
+/// within `timeout`, a bound on progress rather than on the whole batch, so
+/// a slow reader of a large replay is not cut off while it keeps reading.
 async fn send_all(
     socket: &mut WebSocket,
     frames: Vec<Message>,
     timeout: Duration,
 ) -> Result<(), End> {
-    if frames.is_empty() {
-        return Ok(());
+    let mut frames = frames.into_iter().peekable();
+    while frames.peek().is_some() {
+        let write = async {
+            for frame in frames.by_ref().take(FRAMES_PER_WRITE) {
+                socket.feed(frame).await?;
+            }
+            socket.flush().await
+        };
+        match tokio::time::timeout(timeout, write).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(End::SendFailed),
+            Err(_) => return Err(End::SendTimeout),
+        }
     }
-    let within = |done: Result<Result<(), axum::Error>, tokio::time::error::Elapsed>| match done {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(End::SendFailed),
-        Err(_) => Err(End::SendTimeout),
-    };
-    for frame in frames {
-        within(tokio::time::timeout(timeout, socket.feed(frame)).await)?;
-    }
-    within(tokio::time::timeout(timeout, socket.flush()).await)
+    Ok(())
 }
 
 fn frame(response: &Response) -> Message {
