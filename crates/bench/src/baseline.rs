@@ -202,6 +202,23 @@ impl Guest {
         Ok(state)
     }
 
+    /// `count` new contexts, each after `setup` (mutations: method and
+    /// arguments, in order).
+    ///
+    /// # Errors
+    /// When a call fails.
+    pub fn contexts(&self, count: usize, setup: &[(&str, &[u8])]) -> Result<Vec<MemState>> {
+        (0..count)
+            .map(|_| {
+                let state = self.context()?;
+                for (method, args) in setup {
+                    self.call(&state, method, args, Mode::ReadWrite)?;
+                }
+                Ok(state)
+            })
+            .collect()
+    }
+
     /// Calls `method` with `args` on `state`; its return value.
     ///
     /// # Errors
@@ -242,6 +259,12 @@ impl Guest {
 
 /// What one guest-only call is: the method, its arguments and the mode.
 pub type GuestCall = Arc<dyn Fn(usize, u64) -> (String, Vec<u8>) + Send + Sync>;
+
+/// The same call every time.
+#[must_use]
+pub fn fixed(method: &'static str, args: &'static [u8]) -> GuestCall {
+    Arc::new(move |_, _| (method.to_owned(), args.to_vec()))
+}
 
 /// Calls on `states` from `threads` threads for `warmup` then `window`;
 /// thread `t` takes the states `t, t + threads, …` in turn.

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use test_utils::wallet::ClientKey;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::baseline::{self, Guest, GuestCall, MemState};
+use crate::baseline::{self, Guest, GuestCall};
 use crate::load::{self, Answer, Check, Load, MakeRequest, connect, json_request, send};
 use crate::node::{Ctx, NodeUnderTest, app, login_body};
 use crate::stats::{Summary, micros};
@@ -405,37 +405,14 @@ async fn query(
     let kv_guest = Guest::new(&apps.kv, false)?;
     let ledger_guest = Guest::new(&apps.ledger, false)?;
     let (kv_states, ledger_states) = tokio::task::block_in_place(|| -> Result<_> {
-        let kv_states = (0..CONTEXTS)
-            .map(|_| {
-                let state = kv_guest.context()?;
-                kv_guest.call(
-                    &state,
-                    "set",
-                    br#"{"key":"k","value":"v"}"#,
-                    Mode::ReadWrite,
-                )?;
-                Ok(state)
-            })
-            .collect::<Result<Vec<MemState>>>()?;
-        let ledger_states = (0..CONTEXTS)
-            .map(|_| {
-                let state = ledger_guest.context()?;
-                for _ in 0..DEPOSITS {
-                    ledger_guest.call(
-                        &state,
-                        "deposit",
-                        br#"{"account":"a","amount":2}"#,
-                        Mode::ReadWrite,
-                    )?;
-                }
-                Ok(state)
-            })
-            .collect::<Result<Vec<MemState>>>()?;
-        Ok((kv_states, ledger_states))
+        let deposits = vec![("deposit", DEPOSIT_2); DEPOSITS as usize];
+        Ok((
+            kv_guest.contexts(CONTEXTS, &[("set", SET_K)])?,
+            ledger_guest.contexts(CONTEXTS, &deposits)?,
+        ))
     })?;
-    let get_call: GuestCall = Arc::new(|_, _| ("get".into(), br#"{"key":"k"}"#.to_vec()));
-    let balance_call: GuestCall =
-        Arc::new(|_, _| ("balance".into(), br#"{"account":"a"}"#.to_vec()));
+    let get_call = baseline::fixed("get", GET_K);
+    let balance_call = baseline::fixed("balance", br#"{"account":"a"}"#);
     let (get_guest, balance_guest) = tokio::task::block_in_place(|| -> Result<_> {
         Ok((
             baseline::guest_rate(
@@ -485,6 +462,24 @@ async fn query(
             target: Target::Ratio(0.5),
         },
     ])
+}
+
+/// kv `set` of `k` to `v`, and kv `get` of `k`.
+const SET_K: &[u8] = br#"{"key":"k","value":"v"}"#;
+const GET_K: &[u8] = br#"{"key":"k"}"#;
+
+/// Ledger deposits of 1 and 2 to account `a`.
+const DEPOSIT_1: &[u8] = br#"{"account":"a","amount":1}"#;
+const DEPOSIT_2: &[u8] = br#"{"account":"a","amount":2}"#;
+
+/// kv `set` as the mutate rows send it, guest only.
+fn kv_set_call() -> GuestCall {
+    Arc::new(|connection, seq| {
+        (
+            "set".into(),
+            kv_set_args(connection, seq).to_string().into_bytes(),
+        )
+    })
 }
 
 fn kv_set_args(connection: usize, seq: u64) -> Value {
@@ -539,23 +534,18 @@ async fn mutate(options: &Options, node: &NodeUnderTest, apps: &Apps) -> Result<
     let phases = options.phases();
     let (set_guest, deposit_guest) = tokio::task::block_in_place(|| -> Result<_> {
         let kv_guest = Guest::new(&apps.kv, false)?;
-        let states = (0..n)
-            .map(|_| kv_guest.context())
-            .collect::<Result<Vec<_>>>()?;
-        let set: GuestCall = Arc::new(|connection, seq| {
-            (
-                "set".into(),
-                kv_set_args(connection, seq).to_string().into_bytes(),
-            )
-        });
-        let sets =
-            baseline::guest_rate(&kv_guest, &states, threads, Mode::ReadWrite, phases, &set)?;
+        let states = kv_guest.contexts(n, &[])?;
+        let sets = baseline::guest_rate(
+            &kv_guest,
+            &states,
+            threads,
+            Mode::ReadWrite,
+            phases,
+            &kv_set_call(),
+        )?;
         let ledger_guest = Guest::new(&apps.ledger, false)?;
-        let states = (0..n)
-            .map(|_| ledger_guest.context())
-            .collect::<Result<Vec<_>>>()?;
-        let deposit: GuestCall =
-            Arc::new(|_, _| ("deposit".into(), br#"{"account":"a","amount":1}"#.to_vec()));
+        let states = ledger_guest.contexts(n, &[])?;
+        let deposit = baseline::fixed("deposit", DEPOSIT_1);
         let deposits = baseline::guest_rate(
             &ledger_guest,
             &states,
@@ -594,13 +584,10 @@ async fn mutate(options: &Options, node: &NodeUnderTest, apps: &Apps) -> Result<
 
 fn guest_speed(options: &Options, apps: &Apps) -> Result<Row> {
     let phases = options.phases();
-    let deposit: GuestCall =
-        Arc::new(|_, _| ("deposit".into(), br#"{"account":"a","amount":1}"#.to_vec()));
+    let deposit = baseline::fixed("deposit", DEPOSIT_1);
     let measure = |defaults: bool| -> Result<Summary> {
         let guest = Guest::new(&apps.ledger, defaults)?;
-        let states = (0..8)
-            .map(|_| guest.context())
-            .collect::<Result<Vec<_>>>()?;
+        let states = guest.contexts(8, &[])?;
         baseline::guest_rate(&guest, &states, 1, Mode::ReadWrite, phases, &deposit)
     };
     let (node, reference) =
@@ -1001,34 +988,14 @@ pub fn guest_rates(apps: &std::path::Path) -> Result<Vec<(String, f64)>> {
     let phases = (Duration::from_millis(500), Duration::from_secs(3));
     let mut rates = Vec::new();
     for threads in [1, 2] {
-        let states = (0..8)
-            .map(|_| {
-                let state = kv.context()?;
-                kv.call(
-                    &state,
-                    "set",
-                    br#"{"key":"k","value":"v"}"#,
-                    Mode::ReadWrite,
-                )?;
-                Ok(state)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let get: GuestCall = Arc::new(|_, _| ("get".into(), br#"{"key":"k"}"#.to_vec()));
-        let set: GuestCall = Arc::new(|connection, seq| {
-            (
-                "set".into(),
-                kv_set_args(connection, seq).to_string().into_bytes(),
-            )
-        });
-        let deposit: GuestCall =
-            Arc::new(|_, _| ("deposit".into(), br#"{"account":"a","amount":1}"#.to_vec()));
+        let states = kv.contexts(8, &[("set", SET_K)])?;
+        let (get, set) = (baseline::fixed("get", GET_K), kv_set_call());
+        let deposit = baseline::fixed("deposit", DEPOSIT_1);
         let gets = baseline::guest_rate(&kv, &states, threads, Mode::ReadOnly, phases, &get)?;
         rates.push((format!("kv get, {threads} threads"), gets.rate()));
         let sets = baseline::guest_rate(&kv, &states, threads, Mode::ReadWrite, phases, &set)?;
         rates.push((format!("kv set, {threads} threads"), sets.rate()));
-        let states = (0..8)
-            .map(|_| ledger.context())
-            .collect::<Result<Vec<_>>>()?;
+        let states = ledger.contexts(8, &[])?;
         let deposits =
             baseline::guest_rate(&ledger, &states, threads, Mode::ReadWrite, phases, &deposit)?;
         rates.push((

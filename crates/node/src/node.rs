@@ -501,40 +501,6 @@ impl Node {
         T: Send + 'static,
         E: From<NodeError> + Send + 'static,
     {
-        self.admit(None, work).await
-    }
-
-    /// As [`Node::run_blocking`], for work that writes `context` (a
-    /// mutation, a membership change, its deletion): such work runs in
-    /// arrival order per context, and waits for its turn without holding a
-    /// slot, so other contexts' calls are not held up.
-    ///
-    /// # Errors
-    /// As [`Node::run_blocking`].
-    pub async fn run_blocking_on<T, E>(
-        &self,
-        context: ContextId,
-        work: impl FnOnce(&Node) -> Result<T, E> + Send + 'static,
-    ) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<NodeError> + Send + 'static,
-    {
-        self.admit(Some(context), work).await
-    }
-
-    async fn admit<T, E>(
-        &self,
-        context: Option<ContextId>,
-        work: impl FnOnce(&Node) -> Result<T, E> + Send + 'static,
-    ) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<NodeError> + Send + 'static,
-    {
-        if let Some(context) = context {
-            return self.admit_on(context, work).await;
-        }
         // Work that need not wait takes no place in the queue.
         let slots = self.inner.slots.clone();
         let permit = match slots.clone().try_acquire_owned() {
@@ -557,9 +523,14 @@ impl Node {
         .map_err(|err| NodeError::Internal(format!("blocking work failed: {err}")))?
     }
 
-    /// [`Node::admit`] for work on `context`: queued in its lane, run by the
-    /// lane's thread.
-    async fn admit_on<T, E>(
+    /// As [`Node::run_blocking`], for work that writes `context` (a
+    /// mutation, a membership change, its deletion): such work runs in
+    /// arrival order per context, and waits for its turn without holding a
+    /// slot, so other contexts' calls are not held up.
+    ///
+    /// # Errors
+    /// As [`Node::run_blocking`].
+    pub async fn run_blocking_on<T, E>(
         &self,
         context: ContextId,
         work: impl FnOnce(&Node) -> Result<T, E> + Send + 'static,
