@@ -1,23 +1,28 @@
-//! `calimero-node`: initialise a node's home, or run the node server.
+//! `calimero-node`: initialise a node's home, run the node server, and
+//! operate the running node from a terminal.
 //!
 //! `calimero-node --home DIR init` creates the home (config, identity key,
 //! database); `calimero-node --home DIR run [--listen ADDR:PORT]` initialises a
 //! missing home itself, serves, prints `listening on http://ADDR:PORT` once
 //! ready, and on SIGINT / SIGTERM stops accepting, finishes in-flight requests
-//! and exits 0 (a second signal exits at once).
+//! and exits 0 (a second signal exits at once). The other commands (`status`,
+//! `apps`, `contexts`, `keys`, `call`, `watch`, `tokens`) administer the node
+//! running on that home, on this machine ([`cli`]).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod cli;
 mod config;
 
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use client::OperatorFile;
 use node::{FetchConfig, Node, NodeConfig};
-use server_auth::AuthConfig;
+use server_auth::{AuthConfig, ClientPublicKey};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
@@ -39,6 +44,9 @@ struct Cli {
     /// Log format (overrides the config).
     #[arg(long, env = "CALIMERO_NODE_LOG_FORMAT", global = true)]
     log_format: Option<LogFormat>,
+    /// Print results as JSON (errors too, on stderr), for scripts.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -56,10 +64,29 @@ enum Command {
         #[arg(long, env = "CALIMERO_NODE_DEV_ROUTES")]
         dev_routes: Option<bool>,
     },
+    #[command(flatten)]
+    Operator(cli::Command),
+    /// Prints a shell completion script (e.g. `calimero-node completions
+    /// bash > /etc/bash_completion.d/calimero-node`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() {
     let cli = Cli::parse();
+    match cli.command {
+        Command::Operator(command) => {
+            std::process::exit(cli::run(&cli.home, cli.json, command) as i32)
+        }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "calimero-node", &mut std::io::stdout());
+            return;
+        }
+        Command::Init | Command::Run { .. } => {}
+    }
     if let Err(err) = start(cli) {
         eprintln!("calimero-node: error: {err:#}");
         std::process::exit(1);
@@ -92,6 +119,7 @@ fn start(cli: Cli) -> Result<()> {
                 .context("starting the async runtime")?
                 .block_on(serve(&cli.home, &config))
         }
+        Command::Operator(_) | Command::Completions { .. } => Ok(()),
     }
 }
 
@@ -187,6 +215,17 @@ async fn serve(home: &Path, config: &Config) -> Result<()> {
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr().context("reading the bound address")?;
+    let operator = client::ClientKey::generate().context("creating the operator key")?;
+    let auth = auth.with_operator(
+        ClientPublicKey::from_public_key(&operator.executor()).context("the operator key")?,
+    );
+    OperatorFile::new(
+        format!("http://{}", loopback(address)),
+        auth.identity().public_key(),
+        &operator,
+    )
+    .write(home)
+    .with_context(|| format!("writing the operator file in {}", home.display()))?;
     let server_config = server::ServerConfig {
         dev_routes: config.dev_routes(),
         ws_require_auth: config.ws_require_auth,
@@ -199,9 +238,21 @@ async fn serve(home: &Path, config: &Config) -> Result<()> {
     std::io::stdout()
         .flush()
         .context("writing the ready line")?;
-    server::run(listener, node, auth, server_config, signals.shutdown()).await?;
+    let served = server::run(listener, node, auth, server_config, signals.shutdown()).await;
+    OperatorFile::remove(home);
+    served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The address this machine's programs reach a listener on: a loopback
+/// one for a listener on every address.
+fn loopback(address: SocketAddr) -> SocketAddr {
+    match address.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, address.port()).into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, address.port()).into(),
+        _ => address,
+    }
 }
 
 /// SIGINT and SIGTERM, listened to from creation on (so a signal that

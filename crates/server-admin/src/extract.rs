@@ -2,8 +2,10 @@
 //! the callers, whose type states who may call a route ([`Admin`],
 //! [`ContextReader`]): the decision itself is `server_auth`'s.
 
-use axum::extract::OriginalUri;
+use std::net::SocketAddr;
+
 use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{ConnectInfo, OriginalUri};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -102,9 +104,14 @@ fn authenticate(parts: &Parts, state: &AdminState) -> Result<Principal, ApiError
         .extensions
         .get::<OriginalUri>()
         .map_or_else(|| parts.uri.path(), |original| original.path());
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| *peer);
     let target = Target {
         method: parts.method.as_str(),
         path,
+        from_loopback: Target::is_loopback(peer),
     };
     Ok(state
         .auth

@@ -17,6 +17,7 @@ use server_primitives::admin::{
     GetContextResponse, GetContextStorageResponse, GetContextUsersResponse, GetDidResponse,
     HealthStatus, InstallApplicationRequest, InstallApplicationResponse,
     InstallDevApplicationRequest, ListApplicationsResponse, ListContextsResponse,
+    UninstallApplicationResponse,
 };
 use server_primitives::auth::{
     AddPublicKeyRequest, GenerateJwtTokenRequest, JwtTokenResponse, NodeChallenge,
@@ -74,6 +75,7 @@ impl AdminState {
     pub fn new(node: Node, auth: Authenticator, config: AdminConfig) -> Result<Self, ApiError> {
         let health = serde_json::to_vec(&ApiResponse::new(HealthStatus::alive(
             auth.identity().public_key(),
+            env!("CARGO_PKG_VERSION"),
         )))
         .map_err(|err| ApiError::internal(format!("the health answer: {err}")))?;
         Ok(Self(Arc::new(Shared {
@@ -145,7 +147,18 @@ pub fn routes(state: AdminState) -> Router {
             axum::routing::delete(delete_client_key),
         )
         .route("/generate-jwt-token", post(generate_jwt_token))
-        .route("/applications", get(protected_applications))
+        .route(
+            "/applications",
+            get(protected_applications)
+                .post(upload_application)
+                .layer(DefaultBodyLimit::max(
+                    state.node.config().max_application_size,
+                )),
+        )
+        .route(
+            "/applications/{application_id}",
+            axum::routing::delete(uninstall_application),
+        )
         .route("/install-application", post(install_application))
         .route(
             "/contexts",
@@ -197,7 +210,7 @@ pub fn cors() -> CorsLayer {
     info(title = "Calimero node admin API", description = "The admin API of the node server: login, keys, applications, contexts."),
     paths(
         health, request_challenge, add_client_key, add_root_key, did, delete_keys, delete_client_key, generate_jwt_token,
-        refresh_jwt_token, applications, protected_applications, install_application,
+        refresh_jwt_token, applications, protected_applications, install_application, upload_application, uninstall_application,
         dev_install_application, contexts, protected_contexts, create_context, protected_create_context,
         get_context, delete_context, context_users, context_client_keys, context_storage
     ),
@@ -481,6 +494,51 @@ async fn install_application(
     ok(InstallApplicationResponse {
         application_id: record.id,
     })
+}
+
+#[utoipa::path(post, path = "/admin-api/applications", request_body(content = Vec<u8>, content_type = "application/wasm", description = "the wasm bytes"), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<InstallApplicationResponse>), (status = 400, description = "not a valid application", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "credentials that may not do this (see the authorization table)", body = ApiErrorResponse), (status = 413, description = "larger than the node's application limit", body = ApiErrorResponse), (status = 415, description = "not sent as application/wasm or application/octet-stream", body = ApiErrorResponse)))]
+async fn upload_application(
+    State(state): State<AdminState>,
+    _admin: Admin,
+    headers: axum::http::HeaderMap,
+    wasm: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Reply<InstallApplicationResponse> {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(str::trim);
+    if !media.is_some_and(|media| {
+        media.eq_ignore_ascii_case("application/wasm")
+            || media.eq_ignore_ascii_case("application/octet-stream")
+    }) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the wasm bytes with `content-type: application/wasm`",
+        ));
+    }
+    let wasm =
+        wasm.map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+    let record = blocking(state, move |state| {
+        Ok(state.node.install_application(&wasm, "upload", &[])?)
+    })
+    .await?;
+    ok(InstallApplicationResponse {
+        application_id: record.id,
+    })
+}
+
+#[utoipa::path(delete, path = "/admin-api/applications/{application_id}", params(("application_id" = ApplicationId, Path, description = "base58 application id")), security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<UninstallApplicationResponse>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "credentials that may not do this (see the authorization table)", body = ApiErrorResponse), (status = 409, description = "a context runs it", body = ApiErrorResponse)))]
+async fn uninstall_application(
+    State(state): State<AdminState>,
+    _admin: Admin,
+    PathId(id): PathId<ApplicationId>,
+) -> Reply<UninstallApplicationResponse> {
+    let is_deleted = blocking(state, move |state| {
+        Ok(state.node.uninstall_application(&id)?)
+    })
+    .await?;
+    ok(UninstallApplicationResponse { is_deleted })
 }
 
 fn context(record: &ContextRecord) -> Context {

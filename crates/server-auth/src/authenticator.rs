@@ -94,7 +94,20 @@ pub struct Authenticator {
     store: Arc<dyn KeyStore>,
     clock: Arc<dyn Clock>,
     seen: Arc<SeenSignatures>,
+    operator: Option<Arc<Operator>>,
 }
+
+/// The operator key: a key the node's owner holds on the node's machine,
+/// accepted as the administrator's over loopback connections only.
+#[derive(Debug)]
+struct Operator {
+    key: ClientPublicKey,
+    encoded: String,
+}
+
+/// The registration an operator principal's lease names: the operator key
+/// is valid for the authenticator's lifetime, not by a stored row.
+const OPERATOR_REGISTRATION: &str = "operator";
 
 fn secs(now_ms: u64) -> i64 {
     i64::try_from(now_ms / 1000).unwrap_or(i64::MAX)
@@ -117,6 +130,22 @@ impl Authenticator {
             store,
             clock: Arc::new(SystemClock),
             seen: Arc::default(),
+            operator: None,
+        }
+    }
+
+    /// The same authenticator accepting header sets signed by `key` as the
+    /// node's administrator, from loopback connections only
+    /// ([`Target::from_loopback`]). The node's binary creates such a key at
+    /// each start and hands it to its owner through a file in the home, so
+    /// that a terminal on the node's machine administers it without a
+    /// wallet; the key is not stored and dies with the run.
+    #[must_use]
+    pub fn with_operator(self, key: ClientPublicKey) -> Self {
+        let encoded = key.encode();
+        Self {
+            operator: Some(Arc::new(Operator { key, encoded })),
+            ..self
         }
     }
 
@@ -290,25 +319,34 @@ impl Authenticator {
         target: Target<'_>,
         now_ms: u64,
     ) -> Result<Principal, AuthError> {
+        if let Some(operator) = self
+            .operator
+            .as_deref()
+            .filter(|operator| operator.encoded == headers.signing_key)
+        {
+            if !target.from_loopback {
+                return Err(AuthError::Unauthorized(
+                    "the operator key is accepted over loopback connections only",
+                ));
+            }
+            let expires = self.check_signed(&operator.key, headers, target, now_ms)?;
+            self.seen
+                .admit(headers.signature, expires, now_ms / 1000)
+                .map_err(AuthError::Unauthorized)?;
+            return Ok(Principal::ClientKey {
+                executor: PublicKey::from_bytes(operator.key.to_bytes()),
+                lease: Lease::new(&operator.encoded, OPERATOR_REGISTRATION, None),
+                signing_key: operator.encoded.clone(),
+                context_id: None,
+            });
+        }
         let record = self
             .client_key(&headers.signing_key)?
             .ok_or(AuthError::Unauthorized("client key not registered"))?;
         let registered = record.key;
         let key = ClientPublicKey::parse(&registered.signing_key)
             .map_err(|_| AuthError::Unauthorized("registered client key is invalid"))?;
-        if !key.verify(&headers.challenge, &headers.signature) {
-            return Err(AuthError::Unauthorized("signature does not verify"));
-        }
-        let expires = check_stamp(
-            &headers.challenge,
-            target,
-            StampRules {
-                node: self.identity.public_key(),
-                now_secs: now_ms / 1000,
-                max_age_secs: self.config.header_max_age_secs,
-                max_skew_secs: self.config.header_max_skew_secs,
-            },
-        )?;
+        let expires = self.check_signed(&key, headers, target, now_ms)?;
         if let (Some(bound), Some(asked)) = (registered.context_id, headers.context_id)
             && bound != asked
         {
@@ -326,6 +364,39 @@ impl Authenticator {
             signing_key: registered.signing_key,
             context_id: registered.context_id,
         })
+    }
+
+    /// Whether `key` under `registration` is this run's operator key.
+    fn is_operator(&self, key: &str, registration: &str) -> bool {
+        registration == OPERATOR_REGISTRATION
+            && self
+                .operator
+                .as_deref()
+                .is_some_and(|operator| operator.encoded == key)
+    }
+
+    /// Checks that `headers` are signed by `key` and stamped for `target` on
+    /// this node now; returns when the stamp expires (Unix s).
+    fn check_signed(
+        &self,
+        key: &ClientPublicKey,
+        headers: &AuthHeaders,
+        target: Target<'_>,
+        now_ms: u64,
+    ) -> Result<u64, AuthError> {
+        if !key.verify(&headers.challenge, &headers.signature) {
+            return Err(AuthError::Unauthorized("signature does not verify"));
+        }
+        check_stamp(
+            &headers.challenge,
+            target,
+            StampRules {
+                node: self.identity.public_key(),
+                now_secs: now_ms / 1000,
+                max_age_secs: self.config.header_max_age_secs,
+                max_skew_secs: self.config.header_max_skew_secs,
+            },
+        )
     }
 
     /// Authenticates a bearer access token: signed by this node, unexpired,
@@ -370,6 +441,9 @@ impl Authenticator {
         {
             return Err(AuthError::TokenExpired);
         }
+        if self.is_operator(&lease.key, &lease.registration) {
+            return Ok(());
+        }
         let registered = self
             .client_key(&lease.key)?
             .is_some_and(|record| record.registration == lease.registration);
@@ -400,14 +474,19 @@ impl Authenticator {
         let mut pair = None;
         self.store.write(&mut |tables| {
             tables.prune(now_ms / 1000)?;
-            let record: ClientKeyRecord = tables
-                .get(Table::ClientKeys, minted_by)?
-                .map(|row| records::decode(&row))
-                .transpose()?
-                .ok_or_else(|| AuthError::UnknownKey(minted_by.to_owned()))?;
+            let registration = if self.is_operator(minted_by, OPERATOR_REGISTRATION) {
+                OPERATOR_REGISTRATION.to_owned()
+            } else {
+                tables
+                    .get(Table::ClientKeys, minted_by)?
+                    .map(|row| records::decode::<ClientKeyRecord>(&row))
+                    .transpose()?
+                    .ok_or_else(|| AuthError::UnknownKey(minted_by.to_owned()))?
+                    .registration
+            };
             let minter = Minter {
                 key: minted_by,
-                registration: &record.registration,
+                registration: &registration,
             };
             let signed = self.sign_pair(&minter, context_id, executor_public_key, now_ms)?;
             tables.insert(Table::RefreshTokens, &signed.1, &[], Some(signed.2))?;
@@ -457,11 +536,12 @@ impl Authenticator {
                     "token already used or revoked",
                 ));
             }
-            let alive = tables
-                .get(Table::ClientKeys, key)?
-                .map(|row| records::decode::<ClientKeyRecord>(&row))
-                .transpose()?
-                .is_some_and(|record| record.registration == *registration);
+            let alive = self.is_operator(key, registration)
+                || tables
+                    .get(Table::ClientKeys, key)?
+                    .map(|row| records::decode::<ClientKeyRecord>(&row))
+                    .transpose()?
+                    .is_some_and(|record| record.registration == *registration);
             if !alive {
                 return Err(AuthError::InvalidRefreshToken(
                     "the key the token was minted under is gone",

@@ -44,6 +44,16 @@ impl ClientPublicKey {
             .map_err(|_| invalid("not a valid ed25519 point"))
     }
 
+    /// The client key of a raw ed25519 public key.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidLogin`] when it is not a valid curve point.
+    pub fn from_public_key(key: &node_primitives::PublicKey) -> Result<Self, AuthError> {
+        VerifyingKey::from_bytes(&key.to_bytes())
+            .map(Self)
+            .map_err(|_| AuthError::InvalidLogin("client key: not a valid ed25519 point".into()))
+    }
+
     /// The base58 protobuf form.
     #[must_use]
     pub fn encode(&self) -> String {

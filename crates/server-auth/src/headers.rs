@@ -14,6 +14,19 @@ pub struct Target<'a> {
     pub method: &'a str,
     /// Path without the query, e.g. `/jsonrpc`.
     pub path: &'a str,
+    /// Whether the request came over a loopback connection (from this
+    /// machine): only such requests may use the operator key
+    /// ([`Authenticator::with_operator`](crate::Authenticator::with_operator)).
+    pub from_loopback: bool,
+}
+
+impl Target<'_> {
+    /// Whether a connection from `peer` is a loopback one (IPv4-mapped
+    /// IPv6 loopback included); unknown peers are not.
+    #[must_use]
+    pub fn is_loopback(peer: Option<std::net::SocketAddr>) -> bool {
+        peer.is_some_and(|peer| peer.ip().to_canonical().is_loopback())
+    }
 }
 
 /// Where and when a signed stamp is accepted.
@@ -197,6 +210,7 @@ mod tests {
         let target = Target {
             method: "POST",
             path: "/jsonrpc",
+            from_loopback: false,
         };
         let check = |bytes: &[u8]| check_stamp(bytes, target, rules).is_ok();
         assert!(check(&stamp(1, "POST", "/jsonrpc", 1_000)));

@@ -1,15 +1,16 @@
 //! The `/jsonrpc` route: authenticate, parse, run on the node, answer; and
 //! `/jsonrpc/dev`, the same calls without credentials, for local development.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use node::{CallOutput, Node, NodeError};
 use node_primitives::{ContextId, PublicKey};
 use prometheus_client::registry::Registry;
@@ -139,11 +140,13 @@ impl Answer {
 
 async fn handle(
     State(state): State<JsonRpcState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let caller = authenticate(&state, &headers).map(Caller::Authenticated);
+    let peer = peer.map(|Extension(ConnectInfo(peer))| peer);
+    let caller = authenticate(&state, &headers, peer).map(Caller::Authenticated);
     respond(&state, started, &headers, caller, body).await
 }
 
@@ -199,7 +202,11 @@ async fn respond(
 }
 
 /// The caller's principal, if its credentials are valid.
-fn authenticate(state: &JsonRpcState, headers: &HeaderMap) -> Result<Principal, AuthError> {
+fn authenticate(
+    state: &JsonRpcState,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Result<Principal, AuthError> {
     let pairs: Vec<(&str, &[u8])> = headers
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_bytes()))
@@ -207,6 +214,7 @@ fn authenticate(state: &JsonRpcState, headers: &HeaderMap) -> Result<Principal, 
     let target = Target {
         method: "POST",
         path: "/jsonrpc",
+        from_loopback: Target::is_loopback(peer),
     };
     state
         .auth

@@ -60,14 +60,19 @@ pub struct HealthStatus {
     /// ([`RequestStamp::node`](crate::auth::RequestStamp::node)).
     #[serde(rename = "nodeId", default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<PublicKey>,
+    /// The node software's version, e.g. `0.1.0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 impl HealthStatus {
-    /// The only status a live node reports, with its identity key.
-    pub fn alive(node_id: PublicKey) -> Self {
+    /// The only status a live node reports, with its identity key and
+    /// software version.
+    pub fn alive(node_id: PublicKey, version: &str) -> Self {
         Self {
             status: "alive".to_owned(),
             node_id: Some(node_id),
+            version: Some(version.to_owned()),
         }
     }
 }
@@ -136,6 +141,15 @@ pub struct Application {
 pub struct ListApplicationsResponse {
     /// Every installed application.
     pub apps: Vec<Application>,
+}
+
+/// `DELETE /applications/:id` → `{"data": {"isDeleted": …}}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UninstallApplicationResponse {
+    /// Whether an application was there to uninstall.
+    pub is_deleted: bool,
 }
 
 /// A context: one running instance of an application.

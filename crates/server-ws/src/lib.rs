@@ -38,15 +38,16 @@ mod frames;
 mod metrics;
 mod session;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use node::Node;
 use prometheus_client::registry::Registry;
 use serde::Deserialize;
@@ -169,6 +170,7 @@ fn authenticate(
     state: &WsState,
     headers: &HeaderMap,
     token: Option<&str>,
+    peer: Option<SocketAddr>,
 ) -> Result<Option<Principal>, AuthError> {
     if !state.config.require_auth {
         return Ok(None);
@@ -184,6 +186,7 @@ fn authenticate(
             let target = Target {
                 method: "GET",
                 path: "/ws",
+                from_loopback: Target::is_loopback(peer),
             };
             state.auth.authenticate(pairs.iter().copied(), target, now)
         }
@@ -194,10 +197,12 @@ fn authenticate(
 async fn upgrade(
     State(state): State<WsState>,
     Query(params): Query<Params>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let principal = match authenticate(&state, &headers, params.token.as_deref()) {
+    let peer = peer.map(|Extension(ConnectInfo(peer))| peer);
+    let principal = match authenticate(&state, &headers, params.token.as_deref(), peer) {
         Ok(principal) => principal,
         Err(error) => {
             tracing::debug!(%error, "WebSocket authentication failed");

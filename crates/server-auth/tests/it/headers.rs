@@ -43,6 +43,7 @@ fn node() -> PublicKey {
 const RPC: Target<'static> = Target {
     method: "POST",
     path: "/jsonrpc",
+    from_loopback: false,
 };
 
 /// Headers of client key `seed` for a stamp of `node`, `target` and `at` (s
@@ -162,6 +163,7 @@ fn a_header_set_works_on_one_node_for_one_request_for_minutes_only() {
     let admin = Target {
         method: "DELETE",
         path: "/admin-api/identity/keys",
+        from_loopback: false,
     };
     assert_eq!(
         auth.authenticate(pairs(&headers), admin, at(10)),

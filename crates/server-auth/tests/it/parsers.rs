@@ -31,7 +31,7 @@ proptest! {
         if headers.is_empty() {
             prop_assert!(matches!(parsed, Ok(None)), "{parsed:?}");
         }
-        let target = server_auth::Target { method: "POST", path: "/jsonrpc" };
+        let target = server_auth::Target { method: "POST", path: "/jsonrpc", from_loopback: false };
         let answer = authenticator().authenticate(headers.iter().copied(), target, at(0));
         prop_assert!(answer.is_err(), "random headers were accepted: {answer:?}");
     }

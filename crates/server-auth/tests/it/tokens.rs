@@ -28,6 +28,7 @@ fn minted() -> (Authenticator, String, JwtTokenResponse) {
 const RPC: Target<'static> = Target {
     method: "POST",
     path: "/jsonrpc",
+    from_loopback: false,
 };
 
 fn ids() -> (ContextId, PublicKey) {

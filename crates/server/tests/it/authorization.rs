@@ -79,6 +79,12 @@ const TABLE: &[Row] = &[
         [No, Allow, Deny, Deny],
     ),
     ("GET", "/admin-api/applications", [No, Allow, Deny, Deny]),
+    ("POST", "/admin-api/applications", [No, Allow, Deny, Deny]),
+    (
+        "DELETE",
+        "/admin-api/applications/{application_id}",
+        [No, Allow, Deny, Deny],
+    ),
     (
         "POST",
         "/admin-api/install-application",
@@ -216,7 +222,11 @@ impl World {
         let path = pattern
             .replace("{context_id}", &own)
             .replace("{other}", &self.other.to_string())
-            .replace("{signing_key}", "4XTTMnotregistered");
+            .replace("{signing_key}", "4XTTMnotregistered")
+            .replace(
+                "{application_id}",
+                &node_primitives::ApplicationId::from_bytes([7; 32]).to_string(),
+            );
         let body = match pattern {
             "/admin-api/request-challenge" => Some(json!({})),
             "/admin-api/add-client-key" | "/admin-api/refresh-jwt-token" => Some(json!({})),
