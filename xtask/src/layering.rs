@@ -6,6 +6,7 @@
 //!   `node-store` or `node-runtime` directly.
 //! - `node-runtime` sees state through a trait: it never depends on `node-store`.
 //! - `server-auth` keeps keys through a trait: it never depends on `node`.
+//! - `client` speaks the wire protocol only: no node, no server.
 
 use std::collections::BTreeSet;
 
@@ -34,6 +35,10 @@ const FORBIDDEN_EDGES: &[(&str, &str, bool)] = &[
     ("server-auth", "node", false),
     ("server-auth", "node-store", false),
     ("server-auth", "node-runtime", false),
+    ("client", "node", false),
+    ("client", "server", false),
+    ("client", "server-admin", false),
+    ("client", "axum", false),
 ];
 
 pub fn run(args: &[String]) -> Result<()> {

@@ -260,3 +260,97 @@ fn deleting_keys_returns_the_node_to_first_login() {
         Ok(server_auth::LoginOutcome::RootKeyCreated)
     );
 }
+
+/// The operator key of [`Authenticator::with_operator`]: client key `seed`.
+fn operator(seed: u8) -> server_auth::ClientPublicKey {
+    let key = SigningKey::from_bytes(&[seed; 32]);
+    server_auth::ClientPublicKey::from_public_key(&PublicKey::from_bytes(
+        key.verifying_key().to_bytes(),
+    ))
+    .expect("a valid key")
+}
+
+#[test]
+fn the_operator_key_administers_over_loopback_only() {
+    let auth = authenticator().with_operator(operator(0x07));
+    let local = Target {
+        from_loopback: true,
+        ..RPC
+    };
+    // From elsewhere: refused, even with a valid signature.
+    let headers = signed(0x07, node(), RPC, 10, None);
+    assert_eq!(
+        auth.authenticate(pairs(&headers), RPC, at(10)),
+        Err(AuthError::Unauthorized(
+            "the operator key is accepted over loopback connections only"
+        ))
+    );
+    // Over loopback: the administrator, with no key registered in the store.
+    let headers = signed(0x07, node(), local, 10, None);
+    let principal = auth
+        .authenticate(pairs(&headers), local, at(10))
+        .expect("the operator");
+    assert_eq!(principal.authorize(Action::Administer), Ok(()));
+    assert_eq!(auth.revalidate(&principal, at(11)), Ok(()));
+    // Once only, and only signed by the operator key itself.
+    assert!(auth.authenticate(pairs(&headers), local, at(10)).is_err());
+    let mut forged = signed(0x08, node(), local, 10, None);
+    forged[1] = headers[1].clone();
+    assert_eq!(
+        auth.authenticate(pairs(&forged), local, at(10)),
+        Err(AuthError::Unauthorized("signature does not verify"))
+    );
+    // Not listed among the client keys.
+    assert!(auth.did().expect("did").client_keys.is_empty());
+    // An authenticator without it (the node's next run) refuses it.
+    let next_run = authenticator().with_operator(operator(0x09));
+    assert_eq!(
+        next_run.revalidate(&principal, at(12)),
+        Err(AuthError::Unauthorized(
+            "the key the credentials were issued under is gone"
+        ))
+    );
+    let headers = signed(0x07, node(), local, 12, None);
+    assert_eq!(
+        next_run.authenticate(pairs(&headers), local, at(12)),
+        Err(AuthError::Unauthorized("client key not registered"))
+    );
+}
+
+#[test]
+fn tokens_minted_by_the_operator_die_with_its_key() {
+    let auth = authenticator().with_operator(operator(0x07));
+    let context = OWN.parse().expect("context id");
+    let executor = PublicKey::from_bytes([4; 32]);
+    let minted_by = operator(0x07).encode();
+    let pair = auth
+        .issue_tokens(&minted_by, context, executor, at(0))
+        .expect("tokens");
+    let principal = auth
+        .authenticate_token(&pair.access_token, at(1))
+        .expect("the token holds while the key does");
+    assert_eq!(
+        principal.authorize(Action::UseContext(context)),
+        Ok(()),
+        "bound to its context"
+    );
+    assert!(auth.refresh_tokens(&pair.refresh_token, at(2)).is_ok());
+    let next_run = authenticator().with_operator(operator(0x09));
+    assert!(
+        next_run
+            .authenticate_token(&pair.access_token, at(3))
+            .is_err()
+    );
+}
+
+#[test]
+fn only_loopback_peers_are_loopback() {
+    let peer = |text: &str| Some(text.parse().expect("a socket address"));
+    assert!(Target::is_loopback(peer("127.0.0.1:5")));
+    assert!(Target::is_loopback(peer("127.9.0.1:5")));
+    assert!(Target::is_loopback(peer("[::1]:5")));
+    assert!(Target::is_loopback(peer("[::ffff:127.0.0.1]:5")));
+    assert!(!Target::is_loopback(peer("10.0.0.1:5")));
+    assert!(!Target::is_loopback(peer("[::ffff:10.0.0.1]:5")));
+    assert!(!Target::is_loopback(None));
+}
