@@ -142,7 +142,7 @@ fn set_up(root: &Path, base: &str) -> Result<()> {
     }
     let ws = base.replacen("http://", "ws://", 1);
     println!(
-        "\nThe node is running on {base} (Ctrl-C stops it).\n  admin API  {base}/admin-api/health\n  JSON-RPC   {base}/jsonrpc (and {base}/jsonrpc/dev without credentials)\n  WebSocket  {ws}/ws\n  metrics    {base}/metrics\n  API docs   {base}/admin-api/openapi.json\n  home       .dev-node/ (kept across runs)\n\nExample apps:\n{}\n",
+        "\nThe node is running on {base} (Ctrl-C stops it).\n  dashboard  {base}/admin-dashboard/ (log in with MetaMask or a NEAR wallet; the first login becomes root)\n  CLI        cargo run -q -p calimero-node -- --home .dev-node --help\n  admin API  {base}/admin-api/health\n  JSON-RPC   {base}/jsonrpc (and {base}/jsonrpc/dev without credentials)\n  WebSocket  {ws}/ws\n  metrics    {base}/metrics\n  API docs   {base}/admin-api/openapi.json\n  home       .dev-node/ (kept across runs)\n\nExample apps:\n{}\n",
         summary.join("\n")
     );
     if let Some(context) = kv_context {

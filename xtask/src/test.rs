@@ -1,8 +1,9 @@
 //! `cargo xtask test`: every check and test of the project, in one command.
 //!
 //! Order: formatting, layering, the example apps (the tests load them), the
-//! public JS client SDK the server's tests drive (`npm ci` in
-//! `crates/server/tests/js-sdk`, once), then clippy and docs with warnings
+//! JS packages the tests drive (`npm ci`, once per lock file: the public JS
+//! client SDK in `crates/server/tests/js-sdk`, playwright-core and ethers for
+//! the dashboard in `crates/calimero-node/tests/dashboard`), then clippy and docs with warnings
 //! denied and a check that the fuzz targets (`fuzz/`, a workspace of its
 //! own) still build (skipped with `--quick`), and last the whole test suite, whose
 //! totals close the output as one line `tests: N passed, N failed, N skipped`.
@@ -26,7 +27,9 @@ pub fn run(args: &[String]) -> Result<()> {
     shell::run(shell::cargo().args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--check"]))?;
     layering::run(&[])?;
     build_apps::run(&[])?;
-    install_js_sdk()?;
+    for dir in JS_PACKAGES {
+        install_js_package(dir)?;
+    }
     if !quick {
         shell::run(shell::cargo().args([
             "clippy",
@@ -50,13 +53,18 @@ pub fn run(args: &[String]) -> Result<()> {
     run_tests()
 }
 
-/// Where the server's tests keep the public JS client SDK they drive.
-pub const JS_SDK: &str = "crates/server/tests/js-sdk";
+/// The JS packages tests drive: the public JS client SDK (the server's
+/// tests) and the dashboard's browser driver (the binary's tests).
+pub const JS_PACKAGES: &[&str] = &[
+    "crates/server/tests/js-sdk",
+    "crates/calimero-node/tests/dashboard",
+];
 
-/// Installs the JS client SDK from its lock file, unless the installed tree
-/// is newer than the lock file.
-fn install_js_sdk() -> Result<()> {
-    let dir = shell::root().join(JS_SDK);
+/// Installs a JS package from its lock file, unless the installed tree is
+/// newer than the lock file. Playwright never downloads a browser: the
+/// tests use the system's Chromium.
+fn install_js_package(dir: &str) -> Result<()> {
+    let dir = shell::root().join(dir);
     let modified = |file: &str| {
         std::fs::metadata(dir.join(file))
             .and_then(|metadata| metadata.modified())
@@ -71,13 +79,14 @@ fn install_js_sdk() -> Result<()> {
     }
     if !shell::on_path("npm") || !shell::on_path("node") {
         bail!(
-            "the server's tests drive the JS client SDK with Node.js: install node and npm \
-             (Debian: apt-get install -y nodejs npm), then run `cargo xtask test` again"
+            "the tests drive the JS client SDK and the dashboard with Node.js: install node and \
+             npm (Debian: apt-get install -y nodejs npm), then run `cargo xtask test` again"
         );
     }
     shell::run(
         std::process::Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
+            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
             .current_dir(&dir),
     )
 }

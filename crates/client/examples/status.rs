@@ -11,7 +11,9 @@ use client::Client;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), client::Error> {
-    let home = std::env::args().nth(1).unwrap_or_else(|| ".dev-node".to_owned());
+    let home = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| ".dev-node".to_owned());
     let node = Client::operator(std::path::Path::new(&home)).await?;
     println!(
         "node {} at {} (version {})",
@@ -20,7 +22,10 @@ async fn main() -> Result<(), client::Error> {
         node.node_version().unwrap_or("unknown")
     );
     for app in node.applications().await? {
-        println!("application {} ({} bytes, from {})", app.id, app.size, app.source);
+        println!(
+            "application {} ({} bytes, from {})",
+            app.id, app.size, app.source
+        );
     }
     for context in node.contexts().await? {
         let size = node.context_storage(context.id).await?;

@@ -1,5 +1,5 @@
-//! The composed node server: `/admin-api`, `/jsonrpc`, `/ws` and `/metrics`
-//! on one listener.
+//! The composed node server: `/admin-api`, `/jsonrpc`, `/ws`, `/metrics`
+//! and the admin dashboard ([`dashboard`]) on one listener.
 //!
 //! Where to start: [`run`] builds the router (`http.rs` adds the layers every
 //! request passes) and hands it to the connection loop (`listen.rs`).
@@ -27,6 +27,7 @@
 //! every in-flight request has been answered, or once
 //! [`Limits::shutdown_grace`] is over (closing the connections still busy).
 
+pub mod dashboard;
 mod http;
 mod listen;
 
@@ -153,7 +154,8 @@ pub async fn run(
 
     let mut router = server_admin::routes(admin)
         .merge(server_jsonrpc::router(rpc))
-        .merge(server_ws::router(ws.clone()));
+        .merge(server_ws::router(ws.clone()))
+        .merge(dashboard::router());
     if config.metrics {
         router = router.merge(http::metrics_router(Arc::new(registry)));
     }

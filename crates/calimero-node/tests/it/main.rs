@@ -12,6 +12,7 @@ use test_utils::wallet::{ClientKey, NearWallet};
 use test_utils::ws;
 
 mod bench;
+mod dashboard;
 mod operator;
 
 /// A running node; killed if the test fails before stopping it.
