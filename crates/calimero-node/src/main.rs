@@ -216,16 +216,23 @@ async fn serve(home: &Path, config: &Config) -> Result<()> {
         .with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr().context("reading the bound address")?;
     let operator = client::ClientKey::generate().context("creating the operator key")?;
-    let auth = auth.with_operator(
-        ClientPublicKey::from_public_key(&operator.executor()).context("the operator key")?,
-    );
-    OperatorFile::new(
-        format!("http://{}", loopback(address)),
-        auth.identity().public_key(),
-        &operator,
-    )
-    .write(home)
-    .with_context(|| format!("writing the operator file in {}", home.display()))?;
+    let auth = match operator_url(home, address) {
+        Ok(url) => {
+            OperatorFile::new(url, auth.identity().public_key(), &operator)
+                .write(home)
+                .with_context(|| format!("writing the operator file in {}", home.display()))?;
+            auth.with_operator(
+                ClientPublicKey::from_public_key(&operator.executor())
+                    .context("the operator key")?,
+            )
+        }
+        Err(reason) => {
+            tracing::warn!(
+                "no operator key this run: {reason}; the CLI cannot administer this node"
+            );
+            auth
+        }
+    };
     let server_config = server::ServerConfig {
         dev_routes: config.dev_routes(),
         ws_require_auth: config.ws_require_auth,
@@ -238,21 +245,51 @@ async fn serve(home: &Path, config: &Config) -> Result<()> {
     std::io::stdout()
         .flush()
         .context("writing the ready line")?;
-    let served = server::run(listener, node, auth, server_config, signals.shutdown()).await;
-    OperatorFile::remove(home);
+    let shutdown = {
+        let (home, operator) = (home.to_owned(), operator.clone());
+        async move {
+            signals.shutdown().await;
+            OperatorFile::remove(&home, &operator);
+        }
+    };
+    let served = server::run(listener, node, auth, server_config, shutdown).await;
+    OperatorFile::remove(home, &operator);
     served?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// The address this machine's programs reach a listener on: a loopback
-/// one for a listener on every address.
-fn loopback(address: SocketAddr) -> SocketAddr {
-    match address.ip() {
+/// The URL the CLI reaches the node at over loopback (the operator key is
+/// accepted over loopback only), or why there is none: a listener on one
+/// non-loopback address, or a home other users may write to (they could
+/// read or replace the key's file).
+fn operator_url(home: &Path, address: SocketAddr) -> Result<String, String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(home)
+            .map_err(|err| format!("cannot read {}: {err}", home.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o022 != 0 {
+            return Err(format!(
+                "other users may write to {} (mode {:o}); `chmod 700` it",
+                home.display(),
+                mode & 0o777
+            ));
+        }
+    }
+    let local: SocketAddr = match address.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, address.port()).into(),
         IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, address.port()).into(),
-        _ => address,
-    }
+        ip if ip.is_loopback() => address,
+        _ => {
+            return Err(format!(
+                "the node listens on {address} only, which this machine's programs do not reach over loopback (listen on a loopback or unspecified address)"
+            ));
+        }
+    };
+    Ok(format!("http://{local}"))
 }
 
 /// SIGINT and SIGTERM, listened to from creation on (so a signal that
@@ -286,5 +323,35 @@ impl Signals {
             self.next().await;
             std::process::exit(130);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_operator_file_names_a_loopback_url_or_is_not_written() {
+        let home = tempfile::tempdir().expect("temp dir");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700))
+                .expect("chmod");
+        }
+        let url = |address: &str| operator_url(home.path(), address.parse().expect("address"));
+        assert_eq!(url("127.0.0.1:7"), Ok("http://127.0.0.1:7".to_owned()));
+        assert_eq!(url("0.0.0.0:7"), Ok("http://127.0.0.1:7".to_owned()));
+        assert_eq!(url("[::]:7"), Ok("http://[::1]:7".to_owned()));
+        assert_eq!(url("[::1]:7"), Ok("http://[::1]:7".to_owned()));
+        assert!(url("192.0.2.2:7").is_err(), "not reachable over loopback");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o770))
+                .expect("chmod");
+            let refused = url("127.0.0.1:7").expect_err("a home others may write to");
+            assert!(refused.contains("chmod 700"), "{refused}");
+        }
     }
 }

@@ -27,7 +27,7 @@ pub struct OperatorFile {
     pub node_id: PublicKey,
     /// base58 of the operator key's 32-byte seed.
     pub secret_key: String,
-    /// The node process that wrote it.
+    /// The node process that wrote it (for people reading the file).
     pub pid: u32,
 }
 
@@ -99,31 +99,85 @@ impl OperatorFile {
 
     /// Writes the file into `home`, readable and writable by its owner
     /// only, replacing an older one in one step (a reader sees the old file
-    /// or the new one, never a mix).
+    /// or the new one, never a mix). The bytes go to a new file of a random
+    /// name first (created, never opened if something is already there, so
+    /// not through a planted file or link), then renamed over the old one.
     ///
     /// # Errors
     /// When the home cannot be written.
     pub fn write(&self, home: &Path) -> std::io::Result<()> {
         use std::io::Write;
 
-        let path = Self::path(home);
-        let partial = home.join(format!(".{FILE_NAME}.{}", std::process::id()));
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).map_err(std::io::Error::other)?;
+        let partial = home.join(format!(
+            ".{FILE_NAME}.{}",
+            bs58::encode(random).into_string()
+        ));
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&partial)?;
-        file.write_all(&serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
-        file.sync_all()?;
-        std::fs::rename(&partial, &path)
+        let written = options.open(&partial).and_then(|mut file| {
+            file.write_all(&serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+            file.sync_all()
+        });
+        let renamed = written.and_then(|()| std::fs::rename(&partial, Self::path(home)));
+        if renamed.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+        renamed
     }
 
-    /// Removes the file from `home` if it is still the one this process
-    /// wrote (a newer node on the same home keeps its own).
-    pub fn remove(home: &Path) {
-        let path = Self::path(home);
-        if Self::read(home).is_ok_and(|file| file.pid == std::process::id()) {
-            let _ = std::fs::remove_file(path);
+    /// Removes the file from `home` if it still holds `key` (a node started
+    /// since on the same home keeps its own).
+    pub fn remove(home: &Path, key: &ClientKey) {
+        let ours = Self::read(home)
+            .and_then(|file| file.key())
+            .is_ok_and(|written| written.seed() == key.seed());
+        if ours {
+            let _ = std::fs::remove_file(Self::path(home));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_round_trips_replaces_a_planted_link_and_is_removed_only_with_its_key() {
+        let home = std::env::temp_dir().join(format!("operator-file-{}", std::process::id()));
+        std::fs::create_dir_all(&home).expect("a home");
+        let key = ClientKey::from_seed_byte(7);
+        let file = OperatorFile::new(
+            "http://127.0.0.1:1".to_owned(),
+            PublicKey::from_bytes([1; 32]),
+            &key,
+        );
+        // A link planted where the file goes is replaced, not followed.
+        #[cfg(unix)]
+        {
+            let target = home.join("elsewhere");
+            std::fs::write(&target, b"untouched").expect("writes");
+            std::os::unix::fs::symlink(&target, OperatorFile::path(&home)).expect("links");
+            file.write(&home).expect("writes");
+            assert_eq!(std::fs::read(&target).expect("reads"), b"untouched");
+            use std::os::unix::fs::PermissionsExt;
+            let meta = std::fs::symlink_metadata(OperatorFile::path(&home)).expect("stat");
+            assert!(meta.file_type().is_file());
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        }
+        file.write(&home).expect("writes again");
+        let read = OperatorFile::read(&home).expect("reads");
+        assert_eq!(read.key().expect("a key").seed(), key.seed());
+        assert_eq!(read.url, "http://127.0.0.1:1");
+        // Another run's key does not remove it; its own does.
+        OperatorFile::remove(&home, &ClientKey::from_seed_byte(8));
+        assert!(OperatorFile::path(&home).exists());
+        OperatorFile::remove(&home, &key);
+        assert!(!OperatorFile::path(&home).exists());
+        assert!(matches!(OperatorFile::read(&home), Err(Error::Local(_))));
+        std::fs::remove_dir_all(&home).expect("cleans up");
     }
 }

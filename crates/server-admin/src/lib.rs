@@ -17,4 +17,6 @@ mod routes;
 
 pub use error::ApiError;
 pub use keys::{NodeKeyStore, load_authenticator};
-pub use routes::{AdminConfig, AdminState, ApiDoc, cors, finish, router, routes};
+pub use routes::{
+    AdminConfig, AdminState, ApiDoc, BODY_DEADLINE, UPLOAD_ROUTE, cors, finish, router, routes,
+};

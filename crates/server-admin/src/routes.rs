@@ -88,6 +88,14 @@ impl AdminState {
     }
 }
 
+/// The one route whose body the server does not read ahead of it: an
+/// application's wasm bytes (up to the node's application limit) are read
+/// by the handler, after the caller is known to be the administrator.
+pub const UPLOAD_ROUTE: (Method, &str) = (Method::POST, "/admin-api/applications");
+
+/// What a streamed body that missed the server's read deadline fails with.
+pub const BODY_DEADLINE: &str = "the request body did not arrive in time";
+
 /// Largest JSON body accepted by the admin API.
 const MAX_BODY: usize = 64 * 1024;
 
@@ -517,8 +525,15 @@ async fn upload_application(
             "send the wasm bytes with `content-type: application/wasm`",
         ));
     }
-    let wasm =
-        wasm.map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+    let wasm = wasm.map_err(|rejection| {
+        let text = rejection.body_text();
+        // The server's read deadline ends the body with this error.
+        if text.contains(BODY_DEADLINE) {
+            ApiError::new(StatusCode::REQUEST_TIMEOUT, BODY_DEADLINE)
+        } else {
+            ApiError::new(rejection.status(), text)
+        }
+    })?;
     let record = blocking(state, move |state| {
         Ok(state.node.install_application(&wasm, "upload", &[])?)
     })

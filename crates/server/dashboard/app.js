@@ -7,7 +7,8 @@
 // request stamp (docs/protocol.md, "Signed headers expire, and are used
 // once"). Text from the node is only ever inserted as text, never as markup.
 
-const SESSION = 'calimero-dashboard-session';
+const DATABASE = 'calimero-dashboard';
+const SESSION = 'current';
 const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 const PROTOBUF_ED25519 = [0x08, 0x01, 0x12, 0x20];
 const NEAR_RECIPIENT = 'calimero-node';
@@ -34,15 +35,19 @@ function base58(bytes) {
   return '1'.repeat(zeros) + digits.reverse().map((digit) => ALPHABET[digit]).join('');
 }
 
-const toBase64 = (bytes) => btoa(String.fromCharCode(...bytes));
 const fromBase64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 const utf8 = (text) => new TextEncoder().encode(text);
 const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 
 // ---- The client key and the session ----------------------------------------
 
-/** The logged-in session: the client key and how it was registered. */
+/**
+ * The logged-in session: the client key (a non-extractable CryptoKey, kept
+ * in IndexedDB) and how it was registered.
+ */
 let session = null;
+/** Access tokens for `/ws`, by context: reused until shortly before they expire. */
+const tokens = new Map();
 /** The node's identity (what request stamps name) and version. */
 let node = null;
 
@@ -56,41 +61,56 @@ function needCrypto() {
 
 async function newClientKey() {
   needCrypto();
-  const pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify']);
+  // Not extractable: script can use the key while the page is open, but no
+  // script can read it out to use elsewhere.
+  const pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
   const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
-  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', pair.privateKey));
   return {
     privateKey: pair.privateKey,
-    pkcs8: toBase64(pkcs8),
     publicKey: base58(Uint8Array.from([...PROTOBUF_ED25519, ...raw])),
   };
 }
 
+/** Runs `work` on the dashboard's IndexedDB store; resolves to its request's result. */
+function stored(mode, work) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(DATABASE, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('session');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const transaction = db.transaction('session', mode);
+      const request = work(transaction.objectStore('session'));
+      transaction.oncomplete = () => {
+        db.close();
+        resolve(request.result);
+      };
+      transaction.onerror = () => {
+        db.close();
+        reject(transaction.error);
+      };
+    };
+  });
+}
+
 async function loadSession() {
-  const stored = localStorage.getItem(SESSION);
-  if (!stored) return null;
   try {
-    const saved = JSON.parse(stored);
-    needCrypto();
-    const privateKey = await crypto.subtle.importKey(
-      'pkcs8', fromBase64(saved.pkcs8), { name: 'Ed25519' }, false, ['sign'],
-    );
-    return { ...saved, privateKey };
+    return (await stored('readonly', (store) => store.get(SESSION))) ?? null;
   } catch {
-    localStorage.removeItem(SESSION);
     return null;
   }
 }
 
-function saveSession(key, wallet, walletKey, contextId) {
-  const saved = { pkcs8: key.pkcs8, publicKey: key.publicKey, wallet, walletKey, contextId, since: Date.now() };
-  localStorage.setItem(SESSION, JSON.stringify(saved));
-  session = { ...saved, privateKey: key.privateKey };
+async function saveSession(key, wallet, walletKey, contextId) {
+  const saved = { ...key, wallet, walletKey, contextId, since: Date.now() };
+  await stored('readwrite', (store) => store.put(saved, SESSION));
+  session = saved;
 }
 
-function forgetSession() {
-  localStorage.removeItem(SESSION);
+async function forgetSession() {
   session = null;
+  tokens.clear();
+  await stored('readwrite', (store) => store.delete(SESSION));
 }
 
 /** The five auth headers for `method path`, over a fresh request stamp. */
@@ -290,7 +310,7 @@ async function loginWithMetaMask(contextId) {
       contextId: challenge.contextId,
     },
   });
-  saveSession(key, 'MetaMask', address, challenge.contextId);
+  await saveSession(key, 'MetaMask', address, challenge.contextId);
 }
 
 async function loginWithNear(contextId) {
@@ -311,7 +331,7 @@ async function loginWithNear(contextId) {
       contextId: challenge.contextId,
     },
   });
-  saveSession(key, `NEAR ${signed.accountId ?? ''}`.trim(), signed.publicKey, challenge.contextId);
+  await saveSession(key, `NEAR ${signed.accountId ?? ''}`.trim(), signed.publicKey, challenge.contextId);
 }
 
 async function identityPage() {
@@ -469,11 +489,15 @@ function eventView(contextId, users) {
     // Browsers cannot put headers on a WebSocket: a token goes in the URL.
     // A node listening on loopback needs none; elsewhere the administrator
     // mints one for the context's first member.
+    const cached = tokens.get(contextId);
+    if (cached && cached.until > Date.now()) return cached.token;
     const executor = users?.[0]?.userId;
     if (!executor) return null;
     try {
-      const tokens = await api('POST', '/generate-jwt-token', { json: { contextId, executorPublicKey: executor } });
-      return tokens.access_token;
+      const pair = await api('POST', '/generate-jwt-token', { json: { contextId, executorPublicKey: executor } });
+      // Access tokens live an hour; use one for 50 minutes.
+      tokens.set(contextId, { token: pair.access_token, until: Date.now() + 50 * 60 * 1000 });
+      return pair.access_token;
     } catch {
       return null;
     }
@@ -658,7 +682,7 @@ async function logOut() {
       // A context-bound key may not delete itself; forgetting it is enough here.
     }
   }
-  forgetSession();
+  await forgetSession();
   await go('#/login');
 }
 

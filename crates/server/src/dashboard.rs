@@ -22,7 +22,7 @@ const STYLE: &str = include_str!("../dashboard/style.css");
 
 /// Only this node's own files and connections; no framing.
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-     connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+     connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The dashboard's routes.
 pub(crate) fn router() -> Router {

@@ -335,6 +335,14 @@ async fn read_body_in_time(
     if request.body().is_end_stream() {
         return next.run(request).await;
     }
+    let (method, path) = server_admin::UPLOAD_ROUTE;
+    if request.method() == method && request.uri().path() == path {
+        // Read by its handler after authentication, under the same deadline.
+        let expires = Box::pin(tokio::time::sleep(timeout));
+        return next
+            .run(request.map(|inner| Body::new(Deadline { inner, expires })))
+            .await;
+    }
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -375,6 +383,37 @@ async fn read_body_in_time(
                 ),
             )
         }
+    }
+}
+
+/// A body that fails once its read deadline has passed.
+struct Deadline {
+    inner: Body,
+    expires: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl http_body::Body for Deadline {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if self.expires.as_mut().poll(cx).is_ready() {
+            return std::task::Poll::Ready(Some(Err(axum::Error::new(
+                server_admin::BODY_DEADLINE,
+            ))));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -274,11 +274,26 @@ await step('delete the context, then uninstall its application', async () => {
   await page.waitForSelector('main section:first-of-type p:text-is("None yet.")');
 });
 
+/** What the page keeps of its session: the client key and whether it can be read out. */
+const kept = (where) => where.evaluate(() => new Promise((resolve, reject) => {
+  const open = indexedDB.open('calimero-dashboard', 1);
+  open.onerror = () => reject(open.error);
+  open.onsuccess = () => {
+    const get = open.result.transaction('session').objectStore('session').get('current');
+    get.onsuccess = () => resolve(get.result
+      ? { publicKey: get.result.publicKey, extractable: get.result.privateKey.extractable }
+      : null);
+  };
+}));
+
 await step('log out: the key is forgotten and deleted on the node', async () => {
-  const key = await page.evaluate(() => JSON.parse(localStorage.getItem('calimero-dashboard-session')).publicKey);
+  const session = await kept(page);
+  check(session?.publicKey.startsWith('4XTTM'), `kept: ${JSON.stringify(session)}`);
+  check(session.extractable === false, 'the private key can be read out of the browser');
+  const key = session.publicKey;
   await page.click('#logout');
   await page.waitForSelector('#login-metamask');
-  check(await page.evaluate(() => localStorage.getItem('calimero-dashboard-session')) === null, 'still stored');
+  check(await kept(page) === null, 'still stored');
   await page.goto(`${NODE_URL}/admin-dashboard/#/contexts`);
   await page.waitForSelector('#login-metamask');
   // Logging in again (same root wallet) and listing the keys: the old one is gone.

@@ -128,3 +128,82 @@ async fn a_peer_that_stops_reading_is_cut_off() {
         .await
         .expect("the writer stops once the server is gone");
 }
+
+/// `wasm` with a custom section of `pad` bytes appended: still the same
+/// application to the runtime, but larger.
+fn padded_module(mut wasm: Vec<u8>, pad: usize) -> Vec<u8> {
+    let name = b"padding";
+    let mut section = vec![u8::try_from(name.len()).expect("short name")];
+    section.extend_from_slice(name);
+    section.resize(section.len() + pad, 0);
+    wasm.push(0); // custom section
+    let mut size = section.len();
+    loop {
+        let byte = u8::try_from(size & 0x7f).expect("seven bits");
+        size >>= 7;
+        if size == 0 {
+            wasm.push(byte);
+            break;
+        }
+        wasm.push(byte | 0x80);
+    }
+    wasm.extend_from_slice(&section);
+    wasm
+}
+
+#[tokio::test]
+async fn uploads_past_the_json_cap_are_read_for_the_administrator_only() {
+    let served = serve(with_metrics()).await;
+    let path = "/admin-api/applications";
+    let node = served.auth.identity().public_key();
+    let upload = |body: Vec<u8>, signed: bool| {
+        let mut request = served
+            .http
+            .post(served.url(path))
+            .header("content-type", "application/wasm")
+            .body(body);
+        if signed {
+            for (name, value) in served.client.auth_headers(node, "POST", path, None) {
+                request = request.header(name, value);
+            }
+        }
+        request.send()
+    };
+    // 3 MiB, past the 1 MiB every other body is held to.
+    let large = padded_module(test_utils::built_app("kv-store"), 3 << 20);
+    let anonymous = upload(large.clone(), false).await.expect("an answer");
+    assert_eq!(anonymous.status(), 401);
+    let answer = upload(large.clone(), true).await.expect("an answer");
+    assert_eq!(answer.status(), 200, "{:?}", answer.text().await);
+    let installed = served.node.applications().expect("applications");
+    assert_eq!(installed.len(), 1);
+    assert_eq!(installed[0].size, large.len() as u64);
+    // Past the node's application limit: 413, nothing more installed.
+    let limit = node::NodeConfig::default().max_application_size;
+    let too_large = upload(vec![0; limit + 1], true).await.expect("an answer");
+    assert_eq!(too_large.status(), 413);
+    assert_eq!(served.node.applications().expect("applications").len(), 1);
+}
+
+#[tokio::test]
+async fn an_upload_that_stops_arriving_gets_408() {
+    let served = serve(with_limits(Limits {
+        body_read_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    }))
+    .await;
+    let path = "/admin-api/applications";
+    let headers: String = served
+        .client
+        .auth_headers(served.auth.identity().public_key(), "POST", path, None)
+        .into_iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
+    // 10 of the 1,000 bytes it announces, then nothing.
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nhost: node\r\nconnection: close\r\ncontent-type: application/wasm\r\ncontent-length: 1000\r\n{headers}\r\n0123456789"
+    );
+    let answer = exchange(served.address, request.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive in time"), "{answer}");
+}
