@@ -4,6 +4,9 @@
 // `personal_sign`) and a NEP-413 signer over an ed25519 key (a NEAR
 // wallet's `signMessage`), so the node verifies real signatures.
 //
+// Midway it prints `dashboard: restart the node <context id>` and waits for
+// `restarted` on stdin (see crates/calimero-node/tests/it/dashboard.rs).
+//
 // Env: NODE_URL (a fresh node: its first login is MetaMask's), NEAR_NODE_URL
 //      (another fresh node: its first login is NEAR's), APP_PATH (kv-store
 //      .wasm), CHROMIUM (default /usr/bin/chromium), SCREENSHOTS (a directory
@@ -13,6 +16,7 @@
 import { createHash, createPrivateKey, sign as edSign, createPublicKey } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { Wallet, encodeBase58, getBytes } from 'ethers';
 import { chromium } from 'playwright-core';
 
@@ -195,6 +199,25 @@ await step('an event of a call arrives live', async () => {
   await screenshot(page, 'context');
 });
 
+/** The next line the test harness writes to this script's stdin. */
+const harness = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+await step('the live view resumes after the node restarts, and shows what it lost', async () => {
+  await page.waitForSelector('#events-status:text-is("live")');
+  // The harness stops the node, commits four changes elsewhere, and brings
+  // it back on this port with an event log of two records.
+  console.log(`dashboard: restart the node ${contextId}`);
+  const answer = await harness.next();
+  check(answer.value === 'restarted', `the harness said ${JSON.stringify(answer)}`);
+  await page.waitForSelector('#events li.note:has-text("Reconnected")', { timeout: 30_000 });
+  const gap = await page.waitForSelector('#events li.gap');
+  check(/Gap: events #\d+ to #\d+/.test(await gap.textContent()), await gap.textContent());
+  await page.waitForSelector('#events li:has-text("change 4")');
+  check(!(await page.textContent('#events')).includes('change 1'), 'a record the log no longer held was shown');
+  await page.waitForSelector('#events-status:text-is("live")');
+  await screenshot(page, 'context-resumed');
+});
+
 await step('the call console mutates and queries', async () => {
   await page.goto(`${NODE_URL}/admin-dashboard/#/console/${contextId}`);
   await page.fill('#call input[name=method]', 'set');
@@ -322,5 +345,6 @@ await step('no script errors on the way', async () => {
 });
 
 await browser.close();
+harness.return?.();
 console.log(`dashboard: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -5,14 +5,49 @@
 //! wallets that sign with real keys. It takes a screenshot of each page into
 //! `target/dashboard-screenshots` (or `$CALIMERO_SCREENSHOTS`: the README's
 //! are refreshed with `CALIMERO_SCREENSHOTS=docs/dashboard`).
+//!
+//! Midway the script asks (a `dashboard: restart the node <context>` line)
+//! for the node to go away while the context changes; this test stops it,
+//! commits four changes on another port, and brings it back on the page's
+//! port with an event log that keeps two records, so the page's live view
+//! must reconnect, show the two it cannot replay as a gap, and resume.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
-use super::{start, stop};
+use super::{Running, start, start_on, stop};
 
 /// Where the browser is: `$CHROMIUM`, else Debian's.
 fn chromium() -> String {
     std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned())
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Stops the node, commits four changes to `context` while the page cannot
+/// see them, and starts it again on `port`.
+fn restart_behind_the_page(running: Running, home: &Path, context: &str, port: u16) -> Running {
+    stop(running);
+    let elsewhere = start(home);
+    for round in 1..=4 {
+        let args = format!(r#"{{"key":"while-away","value":"change {round}"}}"#);
+        let output = Command::new(env!("CARGO_BIN_EXE_calimero-node"))
+            .arg("--home")
+            .arg(home)
+            .args(["call", context, "set", &args, "--mutate"])
+            .output()
+            .expect("the CLI runs");
+        assert!(output.status.success(), "{output:?}");
+    }
+    stop(elsewhere);
+    start_on(home, &format!("127.0.0.1:{port}"))
 }
 
 #[test]
@@ -25,20 +60,37 @@ fn the_dashboard_does_what_an_operator_needs_in_a_real_browser() {
     );
     let browser = chromium();
     assert!(
-        std::path::Path::new(&browser).exists(),
+        Path::new(&browser).exists(),
         "no Chromium at {browser}: `apt-get install -y chromium` (what .ci/run does), or set CHROMIUM"
     );
     let homes = [
         tempfile::tempdir().expect("temp dir"),
         tempfile::tempdir().expect("temp dir"),
     ];
-    let first = start(homes[0].path());
+    // The first node keeps two event records per context (see the module doc).
+    let init = Command::new(env!("CARGO_BIN_EXE_calimero-node"))
+        .arg("--home")
+        .arg(homes[0].path())
+        .arg("init")
+        .output()
+        .expect("init runs");
+    assert!(init.status.success(), "{init:?}");
+    let config = homes[0].path().join("config.toml");
+    let text = std::fs::read_to_string(&config).expect("the config");
+    assert!(text.contains("keep_events = 1000"), "{text}");
+    std::fs::write(
+        &config,
+        text.replace("keep_events = 1000", "keep_events = 2"),
+    )
+    .expect("writes the config");
+    let port = free_port();
+    let mut first = start_on(homes[0].path(), &format!("127.0.0.1:{port}"));
     let second = start(homes[1].path());
     let screenshots = std::env::var("CALIMERO_SCREENSHOTS").map_or_else(
         |_| test_utils::workspace_root().join("target/dashboard-screenshots"),
         |dir| test_utils::workspace_root().join(dir),
     );
-    let output = Command::new("node")
+    let mut script = Command::new("node")
         .arg("dashboard.mjs")
         .current_dir(&dir)
         .env("NODE_URL", &first.base)
@@ -46,18 +98,35 @@ fn the_dashboard_does_what_an_operator_needs_in_a_real_browser() {
         .env("APP_PATH", test_utils::built_app_path("kv-store"))
         .env("CHROMIUM", &browser)
         .env("SCREENSHOTS", &screenshots)
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
         .expect("node runs (install Node.js)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let summary = stdout
+    let mut to_script = script.stdin.take().expect("stdin");
+    let mut transcript = Vec::new();
+    for line in BufReader::new(script.stdout.take().expect("stdout"))
         .lines()
-        .find_map(|line| line.strip_prefix("dashboard: "))
+        .map_while(Result::ok)
+    {
+        if let Some(context) = line.strip_prefix("dashboard: restart the node ") {
+            first = restart_behind_the_page(first, homes[0].path(), context, port);
+            writeln!(to_script, "restarted").expect("tells the script");
+        }
+        transcript.push(line);
+    }
+    let status = script.wait().expect("the script ends");
+    let transcript = transcript.join("\n");
+    let summary = transcript
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("dashboard: ")
+                .filter(|rest| rest.contains("passed"))
+        })
         .unwrap_or_default();
     assert!(
-        output.status.success() && summary == "15 passed, 0 failed",
-        "{}\n{stdout}\n{stderr}",
-        output.status
+        status.success() && summary == "16 passed, 0 failed",
+        "{status}\n{transcript}"
     );
     stop(first);
     stop(second);

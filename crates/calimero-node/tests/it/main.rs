@@ -29,10 +29,15 @@ impl Drop for Running {
 }
 
 fn start(home: &Path) -> Running {
+    start_on(home, "127.0.0.1:0")
+}
+
+/// Starts the node of `home` listening on `listen`.
+fn start_on(home: &Path, listen: &str) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_calimero-node"))
         .args(["--home"])
         .arg(home)
-        .args(["run", "--listen", "127.0.0.1:0"])
+        .args(["run", "--listen", listen])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
