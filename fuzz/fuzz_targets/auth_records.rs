@@ -116,6 +116,7 @@ fuzz_target!(|data: &[u8]| {
             let target = Target {
                 method: "POST",
                 path: "/jsonrpc",
+                from_loopback: true,
             };
             let result = auth.authenticate_headers(&headers, target, NOW_MS);
             assert!(result.is_err(), "a zero signature was accepted");

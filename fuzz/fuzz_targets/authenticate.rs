@@ -67,18 +67,22 @@ const TARGETS: [Target<'static>; 4] = [
     Target {
         method: "POST",
         path: "/jsonrpc",
+        from_loopback: false,
     },
     Target {
         method: "GET",
         path: "/ws",
+        from_loopback: true,
     },
     Target {
         method: "DELETE",
         path: "/admin-api/identity/keys",
+        from_loopback: false,
     },
     Target {
         method: "GET",
         path: "/admin-api/contexts",
+        from_loopback: true,
     },
 ];
 

@@ -22,7 +22,7 @@ listen = "127.0.0.1:2528"
 # and at most this many bytes of them (the newest record always stays).
 keep_events = 1000
 keep_event_bytes = 16777216
-# Replication deltas kept per context.
+# Replication deltas kept per member of each context (the newest ones).
 keep_deltas = 1000
 # Hosts the applications' `fetch` may reach; none: fetch is off.
 fetch_allowed_hosts = []
@@ -88,7 +88,7 @@ pub struct Config {
     pub keep_events: u64,
     /// Bytes of event records kept per context.
     pub keep_event_bytes: u64,
-    /// Replication deltas kept per context.
+    /// Replication deltas kept per member of each context.
     pub keep_deltas: u64,
     /// Hosts the applications' `fetch` may reach (none: fetch is off).
     pub fetch_allowed_hosts: Vec<String>,

@@ -17,5 +17,5 @@ mod tables;
 
 pub use auth::{AuthTable, AuthTxn};
 pub use error::StoreError;
-pub use records::{ApplicationRecord, ContextCommit, ContextRecord, EventRecord, Retention};
+pub use records::{ApplicationRecord, ContextCommit, ContextRecord, Delta, EventRecord, Retention};
 pub use store::{MetaChange, Snapshot, Store};

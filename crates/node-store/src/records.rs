@@ -35,8 +35,6 @@ pub struct ContextRecord {
     pub last_transaction_hash: Hash,
     /// Sequence number of the last event record (0: none yet).
     pub last_seq: u64,
-    /// Height of the last stored replication delta (0: none yet).
-    pub delta_height: u64,
     /// The last `time_now` value the context saw, nanoseconds.
     pub last_time_ns: u64,
     /// When it was created, Unix milliseconds.
@@ -51,6 +49,10 @@ pub struct ContextRecord {
     /// Bytes of the context's stored event records.
     #[serde(default)]
     pub event_bytes: u64,
+    /// The height of each member's last replication delta: a member's
+    /// deltas are numbered 1, 2, … in the order it made them.
+    #[serde(default)]
+    pub heads: BTreeMap<PublicKey, u64>,
 }
 
 impl ContextRecord {
@@ -77,6 +79,50 @@ pub struct EventRecord {
     pub events: Vec<(String, Vec<u8>)>,
 }
 
+/// One replication delta: the artifact a member's call committed, with the
+/// member and the call's place among that member's calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delta {
+    /// The member whose call made it.
+    pub author: PublicKey,
+    /// Its place among the author's deltas, from 1.
+    pub height: u64,
+    /// The application's artifact (opaque to the node).
+    pub artifact: Vec<u8>,
+    /// The events the author's call emitted (kind, data), so that every
+    /// node's subscribers see them.
+    pub events: Vec<(String, Vec<u8>)>,
+}
+
+impl Delta {
+    /// The stored row: the artifact's length (u64 BE), the artifact, then
+    /// the events as JSON.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let events = serde_json::to_vec(&self.events).expect("events serialize");
+        let mut row = Vec::with_capacity(8 + self.artifact.len() + events.len());
+        row.extend_from_slice(&(self.artifact.len() as u64).to_be_bytes());
+        row.extend_from_slice(&self.artifact);
+        row.extend_from_slice(&events);
+        row
+    }
+
+    /// The delta of a stored row.
+    pub(crate) fn decode(author: PublicKey, height: u64, row: &[u8]) -> Option<Self> {
+        let (length, rest) = row.split_first_chunk::<8>()?;
+        let length = usize::try_from(u64::from_be_bytes(*length)).ok()?;
+        if rest.len() < length {
+            return None;
+        }
+        let (artifact, events) = rest.split_at(length);
+        Some(Self {
+            author,
+            height,
+            artifact: artifact.to_vec(),
+            events: serde_json::from_slice(events).ok()?,
+        })
+    }
+}
+
 /// Everything one successful call changes, applied atomically.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContextCommit {
@@ -85,7 +131,7 @@ pub struct ContextCommit {
     /// The `last_seq` the stored record must have for this commit to apply
     /// (the call ran over the state that record describes). The commit then
     /// sets only what a call changes (root, transaction hash, sequence
-    /// number, clock, delta height) on the stored record, keeping its
+    /// number, clock, delta heads) on the stored record, keeping its
     /// members and accounting. `None`: `context` replaces the record as is.
     pub prior_seq: Option<u64>,
     /// State writes: `Some(value)` sets, `None` removes.
@@ -94,8 +140,8 @@ pub struct ContextCommit {
     pub event: Option<EventRecord>,
     /// How much of the context's history to keep.
     pub retention: Retention,
-    /// The replication artifact, stored at `context.delta_height`.
-    pub delta: Option<Vec<u8>>,
+    /// The call's replication delta.
+    pub delta: Option<Delta>,
     /// Blobs the call wrote (`Some(bytes)`: stored) or read (`None`): each
     /// referenced by the context until it is deleted.
     pub blobs: Vec<(BlobId, Option<Vec<u8>>)>,
@@ -110,7 +156,7 @@ pub struct Retention {
     pub events: u64,
     /// Bytes of event records kept; the newest record is kept whatever its size.
     pub event_bytes: u64,
-    /// Replication deltas kept.
+    /// Replication deltas kept per member of a context (the newest).
     pub deltas: u64,
 }
 

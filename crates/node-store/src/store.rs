@@ -14,11 +14,11 @@ use std::ops::Bound;
 
 use crate::tables::{
     APPLICATIONS, BLOB_CONTEXTS, BLOBS, COMPILED, CONTEXT_BLOBS, CONTEXTS, DELTAS, EVENTS,
-    MEMBER_SECRETS, META, STATE, as_slices, context_range, join,
+    LEGACY_DELTAS, MEMBER_SECRETS, META, STATE, as_slices, context_range, join,
 };
 use crate::{
-    ApplicationRecord, AuthTable, AuthTxn, ContextCommit, ContextRecord, EventRecord, Retention,
-    StoreError,
+    ApplicationRecord, AuthTable, AuthTxn, ContextCommit, ContextRecord, Delta, EventRecord,
+    Retention, StoreError,
 };
 
 /// A change of a node-wide value: from the current bytes (if any) to the new ones.
@@ -64,6 +64,7 @@ impl Store {
         txn.open_table(CONTEXT_BLOBS)?;
         txn.open_table(BLOB_CONTEXTS)?;
         txn.open_table(META)?;
+        txn.delete_table(LEGACY_DELTAS)?;
         crate::auth::create(&txn)?;
         move_member_secrets(&txn)?;
         count_event_bytes(&txn)?;
@@ -342,6 +343,13 @@ fn id_at(key: &[u8], at: usize, what: &'static str) -> Result<[u8; 32], StoreErr
         })
 }
 
+fn decode_delta(author: PublicKey, height: u64, row: &[u8]) -> Result<Delta, StoreError> {
+    Delta::decode(author, height, row).ok_or(StoreError::Corrupt {
+        what: "delta",
+        reason: format!("a row of {} bytes", row.len()),
+    })
+}
+
 /// The big-endian u64 at `at` in a composite key.
 fn u64_at(key: &[u8], at: usize, what: &'static str) -> Result<u64, StoreError> {
     key.get(at..at + 8)
@@ -400,7 +408,7 @@ fn apply(
                         stored.last_transaction_hash = commit.context.last_transaction_hash;
                         stored.last_seq = commit.context.last_seq;
                         stored.last_time_ns = commit.context.last_time_ns;
-                        stored.delta_height = commit.context.delta_height;
+                        stored.heads.clone_from(&commit.context.heads);
                         stored
                     }
                 }
@@ -423,11 +431,16 @@ fn apply(
             prune_events(&mut events, &mut context, event.seq, commit.retention)?;
         }
         if let Some(delta) = &commit.delta {
-            let height = commit.context.delta_height;
-            deltas.insert(join(id, &height.to_be_bytes()).as_slice(), delta.as_slice())?;
-            let oldest_kept = height.saturating_sub(commit.retention.deltas.saturating_sub(1));
-            let start = join(id, &0u64.to_be_bytes());
-            let end = join(id, &oldest_kept.to_be_bytes());
+            let author = join(id, delta.author.as_bytes());
+            deltas.insert(
+                join(&author, &delta.height.to_be_bytes()).as_slice(),
+                delta.encode().as_slice(),
+            )?;
+            let oldest_kept = delta
+                .height
+                .saturating_sub(commit.retention.deltas.saturating_sub(1));
+            let start = join(&author, &0u64.to_be_bytes());
+            let end = join(&author, &oldest_kept.to_be_bytes());
             deltas.retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
         }
         for (blob, bytes) in &commit.blobs {
@@ -715,16 +728,57 @@ impl Snapshot {
             .collect()
     }
 
-    /// The replication artifact of a context at `height`.
+    /// The delta `author` made at `height` in a context.
     ///
     /// # Errors
     /// When the database fails.
-    pub fn delta(&self, context: &ContextId, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    pub fn delta(
+        &self,
+        context: &ContextId,
+        author: &PublicKey,
+        height: u64,
+    ) -> Result<Option<Delta>, StoreError> {
         let table = self.txn.open_table(DELTAS)?;
-        let key = join(context.as_bytes(), &height.to_be_bytes());
-        Ok(table
+        let key = join(
+            &join(context.as_bytes(), author.as_bytes()),
+            &height.to_be_bytes(),
+        );
+        table
             .get(key.as_slice())?
-            .map(|value| value.value().to_vec()))
+            .map(|value| decode_delta(*author, height, value.value()))
+            .transpose()
+    }
+
+    /// At most `limit` of `author`'s stored deltas in a context after
+    /// height `after`, in height order.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub fn deltas_after(
+        &self,
+        context: &ContextId,
+        author: &PublicKey,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Delta>, StoreError> {
+        let table = self.txn.open_table(DELTAS)?;
+        if after == u64::MAX {
+            return Ok(Vec::new());
+        }
+        let prefix = join(context.as_bytes(), author.as_bytes());
+        let start = join(&prefix, &(after + 1).to_be_bytes());
+        let end = join(&prefix, &u64::MAX.to_be_bytes());
+        table
+            .range::<&[u8]>((
+                Bound::Included(start.as_slice()),
+                Bound::Included(end.as_slice()),
+            ))?
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry?;
+                decode_delta(*author, u64_at(key.value(), 64, "delta")?, value.value())
+            })
+            .collect()
     }
 
     /// A node-wide value.

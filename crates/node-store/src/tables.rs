@@ -19,8 +19,12 @@ pub(crate) const CONTEXTS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::
 pub(crate) const STATE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("state");
 /// `context id ‖ seq (u64 BE) → EventRecord (JSON)`.
 pub(crate) const EVENTS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("events");
-/// `context id ‖ height (u64 BE) → replication artifact`.
-pub(crate) const DELTAS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("deltas");
+/// `context id ‖ author (member key) ‖ height (u64 BE) → replication
+/// artifact`: each member's deltas in the order that member made them.
+pub(crate) const DELTAS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("author_deltas");
+/// The deltas of earlier versions, `context id ‖ height → artifact`, which
+/// named no author (and so cannot be replicated); deleted at open.
+pub(crate) const LEGACY_DELTAS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("deltas");
 /// `context id ‖ blob id → ()`: the blobs a context's calls wrote.
 pub(crate) const CONTEXT_BLOBS: TableDefinition<'_, &[u8], ()> =
     TableDefinition::new("context_blobs");

@@ -116,12 +116,12 @@ fn baseline(dir: &Path) -> Duration {
         root_hash: Hash::ZERO,
         last_transaction_hash: Hash::ZERO,
         last_seq: 0,
-        delta_height: 0,
         last_time_ns: 0,
         created_at: 0,
         members: vec![],
         joined_at: BTreeMap::new(),
         event_bytes: 0,
+        heads: BTreeMap::new(),
     };
     let start = Instant::now();
     for i in 0..MUTATIONS {

@@ -38,5 +38,5 @@ pub use metrics::latency_histogram;
 pub use node::{CallOutput, Mutation, Node};
 pub use node_runtime::{CallError, Event, HostError, InstallError, Limits, TrapKind};
 pub use node_store::{
-    ApplicationRecord, AuthTable, AuthTxn, ContextRecord, EventRecord, Retention,
+    ApplicationRecord, AuthTable, AuthTxn, ContextRecord, Delta, EventRecord, Retention,
 };

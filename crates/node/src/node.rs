@@ -11,7 +11,7 @@ use node_runtime::{
     Call, CompiledModule, Mode, Outcome, Runtime, RuntimeConfig, SystemEnvironment,
 };
 use node_store::{
-    ApplicationRecord, AuthTable, AuthTxn, ContextCommit, ContextRecord, EventRecord, Store,
+    ApplicationRecord, AuthTable, AuthTxn, ContextCommit, ContextRecord, Delta, EventRecord, Store,
     StoreError,
 };
 use prometheus_client::registry::Registry;
@@ -877,12 +877,12 @@ impl Node {
             root_hash: Hash::ZERO,
             last_transaction_hash: Hash::ZERO,
             last_seq: 0,
-            delta_height: 0,
             last_time_ns: 0,
             created_at,
             members: vec![member],
             joined_at: BTreeMap::from([(member, created_at)]),
             event_bytes: 0,
+            heads: BTreeMap::new(),
         };
         let lane = self.lane(&id);
         let _writer = lane.writer.lock().unwrap_or_else(PoisonError::into_inner);
@@ -895,6 +895,7 @@ impl Node {
             init_params,
             member,
             Some((member, member_secret)),
+            None,
         )?;
         // Checks, in the same transaction, that the application is still
         // installed.
@@ -936,6 +937,87 @@ impl Node {
                 change(current).map_err(|error| refused(&mut failure, error))
             });
         caller_error(result, failure)
+    }
+
+    /// At most `limit` of `author`'s deltas in a context after height
+    /// `after`, in order: what another node lacks of that member's calls.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn deltas_after(
+        &self,
+        context: &ContextId,
+        author: &PublicKey,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Delta>, NodeError> {
+        Ok(self
+            .inner
+            .store
+            .snapshot()?
+            .deltas_after(context, author, after, limit)?)
+    }
+
+    /// Makes a context that another node created known here, uninitialised
+    /// until its members' deltas (the creator's `init` first) are applied
+    /// ([`Node::begin_apply`]): `members` (the creator first) and `own`, a
+    /// member whose secret key this node holds (and keeps). Whether it was
+    /// new; a context known already keeps its record and gains `own`'s
+    /// secret.
+    ///
+    /// # Errors
+    /// [`NodeError::ApplicationNotFound`] unless its application is
+    /// installed, or the store's error.
+    pub fn join_context(
+        &self,
+        id: &ContextId,
+        application: &ApplicationId,
+        members: &[PublicKey],
+        own: (PublicKey, [u8; 32]),
+    ) -> Result<bool, NodeError> {
+        self.module(application)?;
+        let lane = self.lane(id);
+        let _writer = lane.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        lane.wait_drained();
+        let known = self.context(id)?;
+        let joined = now_ms();
+        let mut record = known.clone().unwrap_or_else(|| ContextRecord {
+            id: *id,
+            application_id: *application,
+            root_hash: Hash::ZERO,
+            last_transaction_hash: Hash::ZERO,
+            last_seq: 0,
+            last_time_ns: 0,
+            created_at: joined,
+            members: Vec::new(),
+            joined_at: BTreeMap::new(),
+            event_bytes: 0,
+            heads: BTreeMap::new(),
+        });
+        if record.application_id != *application {
+            return Err(NodeError::Rejected(format!(
+                "context {id} runs application {}, not {application}",
+                record.application_id
+            )));
+        }
+        for member in members.iter().chain([&own.0]) {
+            if !record.members.contains(member) {
+                record.members.push(*member);
+                record.joined_at.insert(*member, joined);
+            }
+        }
+        let commit = ContextCommit {
+            context: record,
+            prior_seq: None,
+            writes: BTreeMap::new(),
+            event: None,
+            retention: self.inner.config.retention,
+            delta: None,
+            blobs: Vec::new(),
+            member_secrets: vec![own],
+        };
+        self.inner.store.create_context(&commit)?;
+        Ok(known.is_none())
     }
 
     /// Makes `member` a member of a context (calls may run as it); whether it
@@ -1124,7 +1206,86 @@ impl Node {
             args,
             executor,
             None,
+            None,
         );
+        self.queue(&lane, &pending, prepared)
+    }
+
+    /// Applies a member's delta made on another node, as that member's call
+    /// made here would have been: its artifact goes to the application's
+    /// `__calimero_sync_next` (run as a member this node holds), and its
+    /// writes, the new root, the delta itself (stored under its author and
+    /// height, for other nodes to fetch) and an event record carrying the
+    /// author's events commit through the same path and order as local
+    /// mutations. `None` when the delta is applied already.
+    ///
+    /// # Errors
+    /// [`NodeError::NotMember`] when its author is not a member,
+    /// [`NodeError::Conflict`] when it does not follow the author's last
+    /// delta here (the ones between must come first),
+    /// [`NodeError::Rejected`] when this node holds no member of the
+    /// context, else as [`Node::begin_mutate`].
+    pub fn begin_apply(
+        &self,
+        context: &ContextId,
+        delta: Delta,
+    ) -> Result<Option<Mutation>, NodeError> {
+        let lane = self.lane(context);
+        let _writer = lane.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let pending = lane.pending();
+        let snapshot = Arc::new(self.inner.store.snapshot()?);
+        let base = match (snapshot.context(context)?, pending.last()) {
+            (Some(_), Some(newest)) => Some(newest.record.clone()),
+            (stored, _) => stored,
+        };
+        let record = base.ok_or(NodeError::ContextNotFound(*context))?;
+        if !record.members.contains(&delta.author) {
+            return Err(NodeError::NotMember {
+                context: *context,
+                executor: delta.author,
+            });
+        }
+        let head = record.heads.get(&delta.author).copied().unwrap_or(0);
+        if delta.height <= head {
+            return Ok(None);
+        }
+        if delta.height != head + 1 {
+            return Err(NodeError::Conflict(format!(
+                "delta {} of member {} does not follow its last one here ({head}): the ones between come first",
+                delta.height, delta.author
+            )));
+        }
+        let mut executor = None;
+        for member in &record.members {
+            if snapshot.member_secret(context, member)?.is_some() {
+                executor = Some(*member);
+                break;
+            }
+        }
+        let executor = executor.ok_or_else(|| {
+            NodeError::Rejected(format!("this node holds no member of context {context}"))
+        })?;
+        let artifact = delta.artifact.clone();
+        let prepared = self.prepare(
+            record,
+            snapshot,
+            pending.clone(),
+            SYNC_METHOD,
+            &artifact,
+            executor,
+            None,
+            Some(delta),
+        );
+        self.queue(&lane, &pending, prepared).map(Some)
+    }
+
+    /// Queues a prepared write's commit behind the context's pending ones.
+    fn queue(
+        &self,
+        lane: &Arc<Lane>,
+        pending: &Arc<[Arc<PendingCommit>]>,
+        prepared: Result<Prepared, NodeError>,
+    ) -> Result<Mutation, NodeError> {
         let Prepared {
             commit,
             output,
@@ -1239,6 +1400,7 @@ impl Node {
         args: &[u8],
         executor: PublicKey,
         creating: Option<(PublicKey, [u8; 32])>,
+        remote: Option<Delta>,
     ) -> Result<Prepared, NodeError> {
         let (outcome, writes, blobs) = self.run(
             &record,
@@ -1263,6 +1425,14 @@ impl Node {
         }
         let writes = std::mem::take(&mut *writes.lock().unwrap_or_else(PoisonError::into_inner));
         let (root_hash, delta) = match outcome.root_hash {
+            // Applying another node's delta: what the app answers (its own
+            // artifact, a list of comparisons) is not a delta of this node.
+            Some(root) if remote.is_some() => (Hash::from_bytes(root), None),
+            None if remote.is_some() && !writes.is_empty() => {
+                return Err(NodeError::Rejected(format!(
+                    "{SYNC_METHOD} wrote state without committing it"
+                )));
+            }
             Some(_) if outcome.artifact.is_empty() => {
                 return Err(NodeError::Rejected(format!(
                     "method {method:?} committed a new state root without a replication delta"
@@ -1288,24 +1458,42 @@ impl Node {
         };
         let transaction = transaction_hash(&record.id, method, args, &record.last_transaction_hash);
         let seq = record.last_seq + 1;
-        let event = EventRecord {
-            seq,
-            transaction_hash: transaction,
-            root_hash,
-            events: outcome
+        let events = match &remote {
+            // The author's events, so that subscribers here see them too.
+            Some(remote) => remote.events.clone(),
+            None => outcome
                 .events
                 .into_iter()
                 .map(|event| (event.kind, event.data))
                 .collect(),
+        };
+        let event = EventRecord {
+            seq,
+            transaction_hash: transaction,
+            root_hash,
+            events,
         };
         let mut context = record;
         context.root_hash = root_hash;
         context.last_transaction_hash = transaction;
         context.last_seq = seq;
         context.last_time_ns = outcome.last_time_ns;
-        if delta.is_some() {
-            context.delta_height += 1;
-        }
+        let delta = match remote {
+            Some(remote) => {
+                context.heads.insert(remote.author, remote.height);
+                Some(remote)
+            }
+            None => delta.map(|artifact| {
+                let height = context.heads.get(&executor).copied().unwrap_or(0) + 1;
+                context.heads.insert(executor, height);
+                Delta {
+                    author: executor,
+                    height,
+                    artifact,
+                    events: event.events.clone(),
+                }
+            }),
+        };
         // A mutation applies only over the state it ran on.
         let prior_seq = creating.is_none().then_some(seq - 1);
         let context_id = context.id;
@@ -1379,6 +1567,9 @@ fn caller_error<E: From<NodeError>>(
         (Ok(()), None) => Ok(()),
     }
 }
+
+/// The application entry point that applies another node's delta.
+const SYNC_METHOD: &str = "__calimero_sync_next";
 
 fn refuse_reserved(method: &str) -> Result<(), NodeError> {
     if node_runtime::is_reserved_method(method) {

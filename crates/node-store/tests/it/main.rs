@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use node_primitives::{ApplicationId, BlobId, ContextId, Hash, PublicKey};
 use node_store::{
-    ApplicationRecord, ContextCommit, ContextRecord, EventRecord, Retention, Store, StoreError,
+    ApplicationRecord, ContextCommit, ContextRecord, Delta, EventRecord, Retention, Store,
+    StoreError,
 };
 
 fn context(id: u8) -> ContextRecord {
@@ -14,14 +15,17 @@ fn context(id: u8) -> ContextRecord {
         root_hash: Hash::ZERO,
         last_transaction_hash: Hash::ZERO,
         last_seq: 0,
-        delta_height: 0,
         last_time_ns: 0,
         created_at: 1,
         members: vec![],
         joined_at: BTreeMap::new(),
         event_bytes: 0,
+        heads: BTreeMap::new(),
     }
 }
+
+/// The member whose deltas [`commit`] stores.
+const AUTHOR: PublicKey = PublicKey::from_bytes([7; 32]);
 
 fn commit(
     record: &ContextRecord,
@@ -31,7 +35,7 @@ fn commit(
 ) -> ContextCommit {
     let mut context = record.clone();
     context.last_seq = seq;
-    context.delta_height = seq;
+    context.heads.insert(AUTHOR, seq);
     context.root_hash = Hash::digest(seq.to_be_bytes());
     ContextCommit {
         prior_seq: None,
@@ -54,7 +58,12 @@ fn commit(
             events: keep,
             ..Retention::default()
         },
-        delta: Some(vec![seq as u8]),
+        delta: Some(Delta {
+            author: AUTHOR,
+            height: seq,
+            artifact: vec![seq as u8],
+            events: vec![("Set".into(), seq.to_string().into_bytes())],
+        }),
         blobs: Vec::new(),
         member_secrets: Vec::new(),
         context,
@@ -104,7 +113,12 @@ fn commits_are_durable_across_a_crash() {
             .last_seq,
         1
     );
-    assert_eq!(snapshot.delta(&ctx.id, 1).expect("read"), Some(vec![1]));
+    let first = snapshot
+        .delta(&ctx.id, &AUTHOR, 1)
+        .expect("read")
+        .expect("stored");
+    assert_eq!((first.height, first.artifact), (1, vec![1]));
+    assert_eq!(first.events, vec![("Set".to_owned(), b"1".to_vec())]);
     assert_eq!(
         snapshot.meta("identity").expect("read"),
         Some(b"seed".to_vec())
@@ -343,10 +357,13 @@ fn the_event_log_is_bounded_by_bytes_and_deltas_by_count() {
     assert_eq!(kept.last().expect("newest").seq, 20);
     assert_eq!(record.event_bytes, bytes as u64);
     // Deltas 17..=20 stay, the older ones are gone.
-    assert_eq!(snapshot.delta(&ctx.id, 16).expect("read"), None);
+    assert_eq!(snapshot.delta(&ctx.id, &AUTHOR, 16).expect("read"), None);
     for height in 17..=20 {
         assert!(
-            snapshot.delta(&ctx.id, height).expect("read").is_some(),
+            snapshot
+                .delta(&ctx.id, &AUTHOR, height)
+                .expect("read")
+                .is_some(),
             "{height}"
         );
     }
@@ -520,5 +537,75 @@ fn a_commit_over_a_state_that_is_not_stored_is_refused_alone() {
             .context(&two.id)
             .expect("read"),
         None
+    );
+}
+
+#[test]
+fn each_members_deltas_are_kept_apart_in_order() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path().join("node.redb")).expect("open");
+    let mut ctx = context(1);
+    let other = PublicKey::from_bytes([8; 32]);
+    for seq in 1..=3 {
+        let mut next = commit(&ctx, seq, &[], 100);
+        if seq == 2 {
+            // The second call is another member's first.
+            next.context.heads.insert(AUTHOR, 1);
+            next.context.heads.insert(other, 1);
+            next.delta = Some(Delta {
+                author: other,
+                height: 1,
+                artifact: b"other".to_vec(),
+                events: Vec::new(),
+            });
+        } else if seq == 3 {
+            next.context.heads.insert(AUTHOR, 2);
+            next.delta = Some(Delta {
+                author: AUTHOR,
+                height: 2,
+                artifact: b"second".to_vec(),
+                events: Vec::new(),
+            });
+        }
+        ctx = next.context.clone();
+        store.commit(&[next]).expect("commits");
+    }
+    let snapshot = store.snapshot().expect("snapshot");
+    let record = snapshot.context(&ctx.id).expect("read").expect("exists");
+    assert_eq!(record.heads, BTreeMap::from([(AUTHOR, 2), (other, 1)]));
+    let artifacts = |author: &PublicKey, after: u64| -> Vec<(u64, Vec<u8>)> {
+        snapshot
+            .deltas_after(&ctx.id, author, after, 10)
+            .expect("read")
+            .into_iter()
+            .map(|delta| (delta.height, delta.artifact))
+            .collect()
+    };
+    assert_eq!(
+        artifacts(&AUTHOR, 0),
+        vec![(1, vec![1]), (2, b"second".to_vec())]
+    );
+    assert_eq!(artifacts(&AUTHOR, 1), vec![(2, b"second".to_vec())]);
+    assert_eq!(artifacts(&other, 0), vec![(1, b"other".to_vec())]);
+    assert!(
+        snapshot
+            .deltas_after(&ctx.id, &other, u64::MAX, 10)
+            .expect("read")
+            .is_empty()
+    );
+    // Deleting the context takes every member's deltas.
+    store.delete_context(&ctx.id).expect("deletes");
+    let snapshot = store.snapshot().expect("snapshot");
+    assert!(
+        snapshot
+            .deltas_after(&ctx.id, &AUTHOR, 0, 10)
+            .expect("read")
+            .is_empty()
+    );
+    assert!(
+        snapshot
+            .deltas_after(&ctx.id, &other, 0, 10)
+            .expect("read")
+            .is_empty()
     );
 }

@@ -4,5 +4,6 @@ mod apps;
 mod calls;
 mod concurrency;
 mod fetch;
+mod replication;
 mod resources;
 mod support;
