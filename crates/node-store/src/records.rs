@@ -1,6 +1,6 @@
 //! The records the store keeps, and a commit of one context's call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use node_primitives::{ApplicationId, BlobId, ContextId, Hash, PublicKey};
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,10 @@ pub struct ContextRecord {
     /// deltas are numbered 1, 2, … in the order it made them.
     #[serde(default)]
     pub heads: BTreeMap<PublicKey, u64>,
+    /// Members whose calls run on other nodes (their deltas arrive from
+    /// there): this node never writes as them.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub remote: BTreeSet<PublicKey>,
 }
 
 impl ContextRecord {

@@ -122,6 +122,7 @@ fn baseline(dir: &Path) -> Duration {
         joined_at: BTreeMap::new(),
         event_bytes: 0,
         heads: BTreeMap::new(),
+        remote: std::collections::BTreeSet::new(),
     };
     let start = Instant::now();
     for i in 0..MUTATIONS {

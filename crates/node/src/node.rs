@@ -1,6 +1,6 @@
 //! The node handle.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -883,6 +883,7 @@ impl Node {
             joined_at: BTreeMap::from([(member, created_at)]),
             event_bytes: 0,
             heads: BTreeMap::new(),
+            remote: BTreeSet::new(),
         };
         let lane = self.lane(&id);
         let _writer = lane.writer.lock().unwrap_or_else(PoisonError::into_inner);
@@ -951,11 +952,19 @@ impl Node {
         after: u64,
         limit: usize,
     ) -> Result<Vec<Delta>, NodeError> {
-        Ok(self
+        let deltas = self
             .inner
             .store
             .snapshot()?
-            .deltas_after(context, author, after, limit)?)
+            .deltas_after(context, author, after, limit)?;
+        match deltas.first() {
+            Some(first) if first.height != after + 1 => Err(NodeError::Conflict(format!(
+                "member {author}'s deltas {} to {} of context {context} are no longer kept here (keep_deltas)",
+                after + 1,
+                first.height - 1
+            ))),
+            _ => Ok(deltas),
+        }
     }
 
     /// Makes a context that another node created known here, uninitialised
@@ -975,6 +984,15 @@ impl Node {
         members: &[PublicKey],
         own: (PublicKey, [u8; 32]),
     ) -> Result<bool, NodeError> {
+        let derived = ed25519_dalek::SigningKey::from_bytes(&own.1)
+            .verifying_key()
+            .to_bytes();
+        if derived != own.0.to_bytes() {
+            return Err(NodeError::Rejected(format!(
+                "the secret given for member {} is not its key",
+                own.0
+            )));
+        }
         self.module(application)?;
         let lane = self.lane(id);
         let _writer = lane.writer.lock().unwrap_or_else(PoisonError::into_inner);
@@ -993,6 +1011,7 @@ impl Node {
             joined_at: BTreeMap::new(),
             event_bytes: 0,
             heads: BTreeMap::new(),
+            remote: BTreeSet::new(),
         });
         if record.application_id != *application {
             return Err(NodeError::Rejected(format!(
@@ -1000,12 +1019,25 @@ impl Node {
                 record.application_id
             )));
         }
+        if let Some(held) = self.inner.store.snapshot()?.member_secret(id, &own.0)?
+            && held.as_slice() != own.1.as_slice()
+        {
+            return Err(NodeError::Rejected(format!(
+                "this node holds another secret for member {}",
+                own.0
+            )));
+        }
         for member in members.iter().chain([&own.0]) {
             if !record.members.contains(member) {
                 record.members.push(*member);
                 record.joined_at.insert(*member, joined);
+                // The others' calls run where they are held.
+                if *member != own.0 {
+                    record.remote.insert(*member);
+                }
             }
         }
+        record.remote.remove(&own.0);
         let commit = ContextCommit {
             context: record,
             prior_seq: None,
@@ -1132,7 +1164,7 @@ impl Node {
     ) -> Result<CallOutput, NodeError> {
         refuse_reserved(method)?;
         let snapshot = Arc::new(self.inner.store.snapshot()?);
-        let (record, executor) = callable(context, snapshot.context(context)?, executor)?;
+        let (record, executor) = callable(context, snapshot.context(context)?, executor, false)?;
         let (outcome, _, _) = self.run(
             &record,
             snapshot,
@@ -1197,7 +1229,7 @@ impl Node {
             (Some(_), Some(newest)) => Some(newest.record.clone()),
             (stored, _) => stored,
         };
-        let (record, executor) = callable(context, base, executor)?;
+        let (record, executor) = callable(context, base, executor, true)?;
         let prepared = self.prepare(
             record,
             snapshot,
@@ -1238,6 +1270,10 @@ impl Node {
             (Some(_), Some(newest)) => Some(newest.record.clone()),
             (stored, _) => stored,
         };
+        let stored_head = snapshot
+            .context(context)?
+            .and_then(|stored| stored.heads.get(&delta.author).copied())
+            .unwrap_or(0);
         let record = base.ok_or(NodeError::ContextNotFound(*context))?;
         if !record.members.contains(&delta.author) {
             return Err(NodeError::NotMember {
@@ -1245,9 +1281,16 @@ impl Node {
                 executor: delta.author,
             });
         }
+        // Applied already, and durable: nothing to do.
+        if delta.height <= stored_head {
+            return Ok(None);
+        }
         let head = record.heads.get(&delta.author).copied().unwrap_or(0);
         if delta.height <= head {
-            return Ok(None);
+            return Err(NodeError::Conflict(format!(
+                "delta {} of member {} is being applied here: ask again once it committed",
+                delta.height, delta.author
+            )));
         }
         if delta.height != head + 1 {
             return Err(NodeError::Conflict(format!(
@@ -1255,6 +1298,14 @@ impl Node {
                 delta.height, delta.author
             )));
         }
+        // Nothing runs on a context before its creator's `init`.
+        let creator = record.members.first().copied();
+        if record.root_hash.is_zero() && (Some(delta.author) != creator || delta.height != 1) {
+            return Err(NodeError::Conflict(format!(
+                "context {context} is uninitialised here: its creator's first delta comes first"
+            )));
+        }
+        self.check_events(&delta)?;
         let mut executor = None;
         for member in &record.members {
             if snapshot.member_secret(context, member)?.is_some() {
@@ -1277,6 +1328,24 @@ impl Node {
             Some(delta),
         );
         self.queue(&lane, &pending, prepared).map(Some)
+    }
+
+    /// Holds another node's delta's events to the limits a local call's
+    /// events are held to.
+    fn check_events(&self, delta: &Delta) -> Result<(), NodeError> {
+        let limits = &self.inner.config.limits;
+        let too_large = delta.events.len() > limits.max_events
+            || delta.events.iter().any(|(kind, data)| {
+                kind.len() as u64 > limits.max_event_kind_size
+                    || data.len() as u64 > limits.max_event_data_size
+            });
+        if too_large {
+            return Err(NodeError::TooLarge(format!(
+                "delta {} of member {} carries more or larger events than a call may emit",
+                delta.height, delta.author
+            )));
+        }
+        Ok(())
     }
 
     /// Queues a prepared write's commit behind the context's pending ones.
@@ -1521,18 +1590,24 @@ impl Node {
 }
 
 /// The context a client call targets, if it exists and is initialised, and
-/// the executor: the one asked for, else the context's first member.
+/// the executor: the one asked for, else the context's first member whose
+/// calls run here. A call that writes may not run as a member whose calls
+/// run on another node (its deltas are numbered there).
 fn callable(
     id: &ContextId,
     record: Option<ContextRecord>,
     executor: Option<PublicKey>,
+    writing: bool,
 ) -> Result<(ContextRecord, PublicKey), NodeError> {
     let record = record.ok_or(NodeError::ContextNotFound(*id))?;
     if record.root_hash.is_zero() {
         return Err(NodeError::Uninitialized(*id));
     }
     let executor = match executor {
-        Some(executor) if !record.members.contains(&executor) => {
+        Some(executor)
+            if !record.members.contains(&executor)
+                || (writing && record.remote.contains(&executor)) =>
+        {
             return Err(NodeError::NotMember {
                 context: *id,
                 executor,
@@ -1541,7 +1616,8 @@ fn callable(
         Some(executor) => executor,
         None => record
             .members
-            .first()
+            .iter()
+            .find(|member| !record.remote.contains(member))
             .copied()
             .unwrap_or(PublicKey::from_bytes([0; 32])),
     };

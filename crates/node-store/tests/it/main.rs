@@ -21,6 +21,7 @@ fn context(id: u8) -> ContextRecord {
         joined_at: BTreeMap::new(),
         event_bytes: 0,
         heads: BTreeMap::new(),
+        remote: std::collections::BTreeSet::new(),
     }
 }
 

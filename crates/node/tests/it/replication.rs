@@ -166,6 +166,25 @@ fn deltas_out_of_order_or_from_strangers_are_refused() {
         .deltas_after(&pair.context, &pair.creator, 0, 10)
         .expect("deltas");
     assert_eq!(deltas.len(), 3);
+    // Anything before the creator's `init`: refused.
+    let early = node::Delta {
+        author: pair.joiner,
+        height: 1,
+        ..deltas[0].clone()
+    };
+    let refused = pair.b.begin_apply(&pair.context, early);
+    assert!(
+        matches!(refused, Err(NodeError::Conflict(_))),
+        "{refused:?}"
+    );
+    // More or larger events than a call may emit: refused.
+    let mut loud = deltas[0].clone();
+    loud.events = vec![("Event".into(), vec![0; 1 << 20])];
+    let refused = pair.b.begin_apply(&pair.context, loud);
+    assert!(
+        matches!(refused, Err(NodeError::TooLarge(_))),
+        "{refused:?}"
+    );
     // Height 2 before height 1: refused, nothing applied.
     let refused = pair.b.begin_apply(&pair.context, deltas[1].clone());
     assert!(
@@ -242,4 +261,82 @@ fn concurrent_writes_to_one_key_agree_on_values_but_not_on_roots() {
     // with different roots is what docs/replication.md describes; were the
     // application's merge to change, this would fail and the page with it.
     assert_ne!(a.root_hash, b.root_hash);
+}
+
+#[test]
+fn a_node_writes_only_as_the_members_it_holds() {
+    let pair = pair();
+    carry(&pair.a, &pair.b, &pair.context);
+    // Without an executor, `b` writes as its own member, not the creator…
+    set(&pair.b, &pair.context, None, "k", "v");
+    let heads = pair
+        .b
+        .context(&pair.context)
+        .expect("read")
+        .expect("exists")
+        .heads;
+    assert_eq!(heads.get(&pair.joiner), Some(&1));
+    assert_eq!(heads.get(&pair.creator), Some(&1));
+    // …and may not write as the creator, whose calls run on `a`; reading
+    // as the creator is fine.
+    let args = json!({"key": "k", "value": "w"}).to_string();
+    let refused = pair
+        .b
+        .mutate(&pair.context, "set", args.as_bytes(), Some(pair.creator));
+    assert!(
+        matches!(refused, Err(NodeError::NotMember { .. })),
+        "{refused:?}"
+    );
+    pair.b
+        .query(&pair.context, "get", br#"{"key":"k"}"#, Some(pair.creator))
+        .expect("reads as the creator");
+    carry(&pair.b, &pair.a, &pair.context);
+    assert_same(&pair);
+}
+
+#[test]
+fn a_joining_node_must_hold_the_key_it_joins_with() {
+    let ((a, _home_a), (b, _home_b)) = (node(), node());
+    let app = install(&a);
+    install(&b);
+    let (record, creator) = a.create_context(&app, b"").expect("creates");
+    let (joiner, _) = member(0x42);
+    let refused = b.join_context(&record.id, &app, &[creator], (joiner, [0x43; 32]));
+    assert!(
+        matches!(refused, Err(NodeError::Rejected(_))),
+        "{refused:?}"
+    );
+    assert!(b.context(&record.id).expect("read").is_none());
+}
+
+#[test]
+fn deltas_no_longer_kept_are_refused_not_skipped() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let a = Node::open(
+        crate::support::db(home.path()),
+        node::NodeConfig {
+            retention: node::Retention {
+                deltas: 2,
+                ..node::Retention::default()
+            },
+            ..node::NodeConfig::default()
+        },
+    )
+    .expect("opens");
+    let app = install(&a);
+    let (record, creator) = a.create_context(&app, b"").expect("creates");
+    for value in ["1", "2", "3"] {
+        set(&a, &record.id, None, "k", value);
+    }
+    // Heights 3 and 4 are kept; 1 (init) and 2 are not.
+    let kept = a.deltas_after(&record.id, &creator, 2, 10).expect("kept");
+    assert_eq!(
+        kept.iter().map(|delta| delta.height).collect::<Vec<_>>(),
+        [3, 4]
+    );
+    let refused = a.deltas_after(&record.id, &creator, 0, 10);
+    assert!(
+        matches!(refused, Err(NodeError::Conflict(_))),
+        "{refused:?}"
+    );
 }
