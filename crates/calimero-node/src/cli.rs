@@ -85,7 +85,8 @@ pub enum Command {
         /// Commit the call's writes (JSON-RPC `mutate`).
         #[arg(long)]
         mutate: bool,
-        /// Call as this member (base58 public key; default: the context's creator).
+        /// Call as this member (base58 public key; default: the first member
+        /// whose calls run on this node, usually the creator).
         #[arg(long = "as", value_name = "MEMBER")]
         executor: Option<PublicKey>,
     },

@@ -35,11 +35,17 @@ const DATABASE: &str = "node.redb";
 #[command(
     name = "calimero-node",
     version,
-    about = "A node server for WebAssembly applications in shared contexts"
+    about = "A node server for WebAssembly applications in shared contexts",
+    after_help = "`run` serves the node of --home. `status`, `apps`, `contexts`, `keys`, `call`, `watch` and `tokens` administer the node running on --home, from this machine, with the operator key it writes there (docs/operator.md); `--json` makes their output and errors JSON, and their exit status says what happened."
 )]
 struct Cli {
     /// The node's home: config, identity and database.
-    #[arg(long, env = "CALIMERO_NODE_HOME", default_value = ".calimero-node")]
+    #[arg(
+        long,
+        env = "CALIMERO_NODE_HOME",
+        default_value = ".calimero-node",
+        global = true
+    )]
     home: PathBuf,
     /// Log format (overrides the config).
     #[arg(long, env = "CALIMERO_NODE_LOG_FORMAT", global = true)]

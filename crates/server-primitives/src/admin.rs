@@ -50,7 +50,7 @@ impl ApiErrorResponse {
     }
 }
 
-/// `GET /health` → `{"data": {"status": "alive", "nodeId": "…"}}`.
+/// `GET /health` → `{"data": {"status": "alive", "nodeId": "…", "version": "…"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthStatus {

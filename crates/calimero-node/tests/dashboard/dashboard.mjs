@@ -124,10 +124,13 @@ async function profile(browser, { viewport } = {}) {
   const problems = [];
   page.on('pageerror', (err) => problems.push(err.message));
   page.on('console', (message) => {
-    // Refusals the page shows on purpose are logged by the browser too.
-    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
-      problems.push(message.text());
-    }
+    // The browser logs refusals the page shows on purpose, and the
+    // connections the live view retries while the node restarts: neither is
+    // a script error.
+    const text = message.text();
+    const expected = text.startsWith('Failed to load resource')
+      || /^WebSocket connection to .* failed/.test(text);
+    if (message.type() === 'error' && !expected) problems.push(text);
   });
   return { context, page, problems };
 }

@@ -16,7 +16,7 @@ async fn health_and_error_envelopes() {
         (status, body),
         (
             StatusCode::OK,
-            json!({"data": {"status": "alive", "nodeId": node_id}})
+            json!({"data": {"status": "alive", "nodeId": node_id, "version": env!("CARGO_PKG_VERSION")}})
         )
     );
     let (status, body) = served.get("/no-such-route", &NOBODY).await;
