@@ -357,3 +357,99 @@ async fn the_client_logs_wallets_in_and_refuses_what_the_node_refuses() {
     assert!(seqs.contains(&mutated.event_seq.expect("a seq")));
     stop(running);
 }
+
+#[test]
+fn shell_completions_name_every_operator_command() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_calimero-node"))
+            .args(["completions", shell])
+            .output()
+            .expect("the binary runs");
+        assert!(output.status.success(), "{shell}: {output:?}");
+        let script = String::from_utf8_lossy(&output.stdout);
+        for command in [
+            "status", "apps", "contexts", "keys", "call", "watch", "tokens",
+        ] {
+            assert!(
+                script.contains(command),
+                "{shell} completion lacks {command}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_watch_from_before_what_the_node_kept_starts_with_a_gap() {
+    let home = tempfile::tempdir().expect("temp dir");
+    // A node that keeps two event records per context.
+    let init = Command::new(env!("CARGO_BIN_EXE_calimero-node"))
+        .arg("--home")
+        .arg(home.path())
+        .arg("init")
+        .output()
+        .expect("init runs");
+    assert!(init.status.success(), "{init:?}");
+    let config = home.path().join("config.toml");
+    let text = std::fs::read_to_string(&config).expect("the config");
+    std::fs::write(
+        &config,
+        text.replace("keep_events = 1000", "keep_events = 2"),
+    )
+    .expect("writes the config");
+    let running = start(home.path());
+    let node = Client::operator(home.path()).await.expect("the operator");
+    let app = node
+        .install_bytes(test_utils::built_app("kv-store"))
+        .await
+        .expect("installs");
+    let context = node
+        .create_context(app, Vec::new())
+        .await
+        .expect("creates")
+        .context
+        .id;
+    let mut last = 0;
+    for round in 0..4 {
+        last = node
+            .mutate(
+                context,
+                "set",
+                json!({"key": "k", "value": round.to_string()}),
+            )
+            .await
+            .expect("commits")
+            .event_seq
+            .expect("a seq");
+    }
+    // Records 1 (init) to 5; the node keeps 4 and 5.
+    let mut watch = node
+        .watch(
+            &[context],
+            WatchOptions {
+                since: [(context, 0)].into(),
+                events: client::primitives::ws::EventGeneration::Current,
+                ..WatchOptions::default()
+            },
+        )
+        .await
+        .expect("a watch");
+    let mut seen = Vec::new();
+    while seen.last() != Some(&last) {
+        let client::WatchEvent::Event(event) = watch.next().await.expect("an event") else {
+            panic!("no reconnect expected");
+        };
+        match event.payload {
+            client::primitives::ws::EventPayload::Gap { from_seq, to_seq } => {
+                assert!(seen.is_empty(), "the gap comes first");
+                assert_eq!((from_seq, to_seq), (1, last - 2));
+            }
+            client::primitives::ws::EventPayload::StateMutation { .. } => {
+                seen.push(event.seq.expect("a seq"));
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(seen, vec![last - 1, last]);
+    assert_eq!(watch.last_seen().get(&context), Some(&last));
+    stop(running);
+}
