@@ -343,6 +343,16 @@ fn id_at(key: &[u8], at: usize, what: &'static str) -> Result<[u8; 32], StoreErr
         })
 }
 
+/// The first and last keys of the rows `prefix ‖ n (u64 BE)` with
+/// `n > after`; none past `u64::MAX`.
+fn numbered_after(prefix: &[u8], after: u64) -> Option<(Vec<u8>, Vec<u8>)> {
+    let first = after.checked_add(1)?;
+    Some((
+        join(prefix, &first.to_be_bytes()),
+        join(prefix, &u64::MAX.to_be_bytes()),
+    ))
+}
+
 fn decode_delta(author: PublicKey, height: u64, row: &[u8]) -> Result<Delta, StoreError> {
     Delta::decode(author, height, row).ok_or(StoreError::Corrupt {
         what: "delta",
@@ -713,11 +723,9 @@ impl Snapshot {
         limit: usize,
     ) -> Result<Vec<EventRecord>, StoreError> {
         let table = self.txn.open_table(EVENTS)?;
-        if after == u64::MAX {
+        let Some((start, end)) = numbered_after(context.as_bytes(), after) else {
             return Ok(Vec::new());
-        }
-        let start = join(context.as_bytes(), &after.saturating_add(1).to_be_bytes());
-        let end = join(context.as_bytes(), &u64::MAX.to_be_bytes());
+        };
         table
             .range::<&[u8]>((
                 Bound::Included(start.as_slice()),
@@ -762,12 +770,10 @@ impl Snapshot {
         limit: usize,
     ) -> Result<Vec<Delta>, StoreError> {
         let table = self.txn.open_table(DELTAS)?;
-        if after == u64::MAX {
-            return Ok(Vec::new());
-        }
         let prefix = join(context.as_bytes(), author.as_bytes());
-        let start = join(&prefix, &(after + 1).to_be_bytes());
-        let end = join(&prefix, &u64::MAX.to_be_bytes());
+        let Some((start, end)) = numbered_after(&prefix, after) else {
+            return Ok(Vec::new());
+        };
         table
             .range::<&[u8]>((
                 Bound::Included(start.as_slice()),

@@ -1221,15 +1221,13 @@ impl Node {
         refuse_reserved(method)?;
         let lane = self.lane(context);
         let _writer = lane.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let pending = lane.pending();
-        let snapshot = Arc::new(self.inner.store.snapshot()?);
-        // A deleted context has no queued commits (deletion waits for
-        // them), so the stored record decides whether it exists.
-        let base = match (snapshot.context(context)?, pending.last()) {
-            (Some(_), Some(newest)) => Some(newest.record.clone()),
-            (stored, _) => stored,
-        };
-        let (record, executor) = callable(context, base, executor, true)?;
+        let WriterView {
+            snapshot,
+            pending,
+            newest,
+            ..
+        } = self.writer_view(context, &lane)?;
+        let (record, executor) = callable(context, newest, executor, true)?;
         let prepared = self.prepare(
             record,
             snapshot,
@@ -1264,17 +1262,16 @@ impl Node {
     ) -> Result<Option<Mutation>, NodeError> {
         let lane = self.lane(context);
         let _writer = lane.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let pending = lane.pending();
-        let snapshot = Arc::new(self.inner.store.snapshot()?);
-        let base = match (snapshot.context(context)?, pending.last()) {
-            (Some(_), Some(newest)) => Some(newest.record.clone()),
-            (stored, _) => stored,
-        };
-        let stored_head = snapshot
-            .context(context)?
+        let WriterView {
+            snapshot,
+            pending,
+            stored,
+            newest,
+        } = self.writer_view(context, &lane)?;
+        let stored_head = stored
             .and_then(|stored| stored.heads.get(&delta.author).copied())
             .unwrap_or(0);
-        let record = base.ok_or(NodeError::ContextNotFound(*context))?;
+        let record = newest.ok_or(NodeError::ContextNotFound(*context))?;
         if !record.members.contains(&delta.author) {
             return Err(NodeError::NotMember {
                 context: *context,
@@ -1346,6 +1343,26 @@ impl Node {
             )));
         }
         Ok(())
+    }
+
+    /// What a writer of `context` runs over; the caller holds the lane's
+    /// writer lock.
+    fn writer_view(&self, context: &ContextId, lane: &Lane) -> Result<WriterView, NodeError> {
+        let pending = lane.pending();
+        let snapshot = Arc::new(self.inner.store.snapshot()?);
+        let stored = snapshot.context(context)?;
+        // A deleted context has no queued commits (deletion waits for
+        // them), so the stored record decides whether it exists.
+        let newest = match (&stored, pending.last()) {
+            (Some(_), Some(queued)) => Some(queued.record.clone()),
+            (stored, _) => stored.clone(),
+        };
+        Ok(WriterView {
+            snapshot,
+            pending,
+            stored,
+            newest,
+        })
     }
 
     /// Queues a prepared write's commit behind the context's pending ones.
@@ -1642,6 +1659,18 @@ fn caller_error<E: From<NodeError>>(
         (Err(error), None) => Err(error.into()),
         (Ok(()), None) => Ok(()),
     }
+}
+
+/// What a writer of a context runs over, read under its lane's writer lock.
+struct WriterView {
+    /// The committed state.
+    snapshot: Arc<node_store::Snapshot>,
+    /// Commits queued over it, oldest first.
+    pending: Arc<[Arc<PendingCommit>]>,
+    /// The committed record.
+    stored: Option<ContextRecord>,
+    /// The record as the newest queued commit leaves it, else the committed one.
+    newest: Option<ContextRecord>,
 }
 
 /// The application entry point that applies another node's delta.
