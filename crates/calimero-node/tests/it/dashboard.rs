@@ -16,7 +16,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::{Running, start, start_on, stop};
+use super::{Running, init_keeping_events, start, start_on, stop};
 
 /// Where the browser is: `$CHROMIUM`, else Debian's.
 fn chromium() -> String {
@@ -68,21 +68,7 @@ fn the_dashboard_does_what_an_operator_needs_in_a_real_browser() {
         tempfile::tempdir().expect("temp dir"),
     ];
     // The first node keeps two event records per context (see the module doc).
-    let init = Command::new(env!("CARGO_BIN_EXE_calimero-node"))
-        .arg("--home")
-        .arg(homes[0].path())
-        .arg("init")
-        .output()
-        .expect("init runs");
-    assert!(init.status.success(), "{init:?}");
-    let config = homes[0].path().join("config.toml");
-    let text = std::fs::read_to_string(&config).expect("the config");
-    assert!(text.contains("keep_events = 1000"), "{text}");
-    std::fs::write(
-        &config,
-        text.replace("keep_events = 1000", "keep_events = 2"),
-    )
-    .expect("writes the config");
+    init_keeping_events(homes[0].path(), 2);
     let port = free_port();
     let mut first = start_on(homes[0].path(), &format!("127.0.0.1:{port}"));
     let second = start(homes[1].path());

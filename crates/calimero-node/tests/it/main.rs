@@ -42,13 +42,7 @@ fn start_on(home: &Path, listen: &str) -> Running {
         .stderr(Stdio::null())
         .spawn()
         .expect("the binary starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let (lines, ready) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
+    let ready = lines_of(child.stdout.take().expect("stdout"));
     let line = ready
         .recv_timeout(Duration::from_secs(60))
         .expect("a ready line");
@@ -57,6 +51,36 @@ fn start_on(home: &Path, listen: &str) -> Running {
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
     Running { child, base }
+}
+
+/// The lines a child prints, as they come.
+fn lines_of(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    received
+}
+
+/// Initialises a home whose node keeps `records` event records per context.
+fn init_keeping_events(home: &Path, records: u64) {
+    let init = Command::new(env!("CARGO_BIN_EXE_calimero-node"))
+        .arg("--home")
+        .arg(home)
+        .arg("init")
+        .output()
+        .expect("init runs");
+    assert!(init.status.success(), "{init:?}");
+    let config = home.join("config.toml");
+    let text = std::fs::read_to_string(&config).expect("the config");
+    assert!(text.contains("keep_events = 1000"), "{text}");
+    std::fs::write(
+        &config,
+        text.replace("keep_events = 1000", &format!("keep_events = {records}")),
+    )
+    .expect("writes the config");
 }
 
 fn stop(mut running: Running) {

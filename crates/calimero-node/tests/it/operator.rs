@@ -3,7 +3,6 @@
 //! authenticated by the operator key the node writes there, and the typed
 //! client crate they are built on.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
@@ -13,7 +12,7 @@ use client::wallet::{EthWallet, NearWallet};
 use client::{Client, ClientKey, Credentials, ErrorKind, WatchOptions};
 use serde_json::{Value, json};
 
-use super::{start, stop};
+use super::{init_keeping_events, lines_of, start, stop};
 
 /// Runs `calimero-node --home HOME --json ARGS…`.
 fn cli(home: &Path, args: &[&str]) -> Output {
@@ -224,13 +223,7 @@ fn watch_streams_events_and_follows_a_restarted_node() {
         .stderr(Stdio::null())
         .spawn()
         .expect("watch starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let (send, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = send.send(line);
-        }
-    });
+    let lines = lines_of(child.stdout.take().expect("stdout"));
     let watching = Watching { child, lines };
 
     // Replayed from `--since 0` (the context's `init` is record 1), then
@@ -382,20 +375,7 @@ fn shell_completions_name_every_operator_command() {
 async fn a_watch_from_before_what_the_node_kept_starts_with_a_gap() {
     let home = tempfile::tempdir().expect("temp dir");
     // A node that keeps two event records per context.
-    let init = Command::new(env!("CARGO_BIN_EXE_calimero-node"))
-        .arg("--home")
-        .arg(home.path())
-        .arg("init")
-        .output()
-        .expect("init runs");
-    assert!(init.status.success(), "{init:?}");
-    let config = home.path().join("config.toml");
-    let text = std::fs::read_to_string(&config).expect("the config");
-    std::fs::write(
-        &config,
-        text.replace("keep_events = 1000", "keep_events = 2"),
-    )
-    .expect("writes the config");
+    init_keeping_events(home.path(), 2);
     let running = start(home.path());
     let node = Client::operator(home.path()).await.expect("the operator");
     let app = node
