@@ -213,7 +213,10 @@ impl Client {
             Body::None => request,
             Body::Json(value) => request.json(&value),
             Body::Wasm(bytes) => request
-                .header(reqwest::header::CONTENT_TYPE, "application/wasm")
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    server_primitives::WASM_MEDIA_TYPE,
+                )
                 .body(bytes),
         };
         request

@@ -511,15 +511,14 @@ async fn upload_application(
     headers: axum::http::HeaderMap,
     wasm: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Reply<InstallApplicationResponse> {
-    let media = headers
+    let wasm_typed = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .map(str::trim);
-    if !media.is_some_and(|media| {
-        media.eq_ignore_ascii_case("application/wasm")
-            || media.eq_ignore_ascii_case("application/octet-stream")
-    }) {
+        .is_some_and(|value| {
+            server_primitives::is_media_type(value, server_primitives::WASM_MEDIA_TYPE)
+                || server_primitives::is_media_type(value, "application/octet-stream")
+        });
+    if !wasm_typed {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "send the wasm bytes with `content-type: application/wasm`",

@@ -29,8 +29,19 @@ pub use node_primitives::{ApplicationId, BlobId, ContextId, Hash, ParseIdError, 
 /// accept bodies only with it.
 #[must_use]
 pub fn is_json_media_type(content_type: &str) -> bool {
+    is_media_type(content_type, "application/json")
+}
+
+/// The media type an application's wasm bytes are uploaded with
+/// (`POST /admin-api/applications`; `application/octet-stream` is taken too).
+pub const WASM_MEDIA_TYPE: &str = "application/wasm";
+
+/// Whether a `content-type` value names `media`, with parameters or not, in
+/// any case.
+#[must_use]
+pub fn is_media_type(content_type: &str, media: &str) -> bool {
     content_type
         .split(';')
         .next()
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+        .is_some_and(|named| named.trim().eq_ignore_ascii_case(media))
 }
