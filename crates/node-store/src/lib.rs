@@ -17,5 +17,7 @@ mod tables;
 
 pub use auth::{AuthTable, AuthTxn};
 pub use error::StoreError;
-pub use records::{ApplicationRecord, ContextCommit, ContextRecord, Delta, EventRecord, Retention};
+pub use records::{
+    ApplicationRecord, ContextCommit, ContextRecord, Delta, EventRecord, Retention, Sharing,
+};
 pub use store::{MetaChange, Snapshot, Store};

@@ -57,6 +57,24 @@ pub struct ContextRecord {
     /// there): this node never writes as them.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub remote: BTreeSet<PublicKey>,
+    /// What makes the context shareable with other nodes, and with whom it
+    /// is shared (`None`: a context made before contexts could be shared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharing: Option<Sharing>,
+}
+
+/// A context's proofs of who may write it, as the replication layer encodes
+/// them (opaque here), and the peers it is shared with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sharing {
+    /// The creator's certificate, signed by the context's own key.
+    pub genesis: String,
+    /// Signed invitations: each admits one member, signed by a member.
+    #[serde(default)]
+    pub invitations: Vec<String>,
+    /// Addresses of peers that share it (dialled after a restart).
+    #[serde(default)]
+    pub peers: Vec<String>,
 }
 
 impl ContextRecord {
@@ -96,33 +114,60 @@ pub struct Delta {
     /// The events the author's call emitted (kind, data), so that every
     /// node's subscribers see them.
     pub events: Vec<(String, Vec<u8>)>,
+    /// Who vouches for it and how, as the replication layer encodes it
+    /// (empty: made here, signed when served).
+    pub proof: Vec<u8>,
 }
 
+/// Set in a stored row's length word when a proof follows the artifact.
+const PROOF_FLAG: u64 = 1 << 63;
+
 impl Delta {
-    /// The stored row: the artifact's length (u64 BE), the artifact, then
-    /// the events as JSON.
+    /// The stored row: the artifact's length (u64 BE, top bit set when a
+    /// proof follows), the artifact, the proof's length (u16 BE) and the
+    /// proof when there is one, then the events as JSON.
     pub(crate) fn encode(&self) -> Vec<u8> {
         let events = serde_json::to_vec(&self.events).expect("events serialize");
-        let mut row = Vec::with_capacity(8 + self.artifact.len() + events.len());
-        row.extend_from_slice(&(self.artifact.len() as u64).to_be_bytes());
+        let mut row =
+            Vec::with_capacity(10 + self.artifact.len() + self.proof.len() + events.len());
+        let flag = if self.proof.is_empty() { 0 } else { PROOF_FLAG };
+        row.extend_from_slice(&(self.artifact.len() as u64 | flag).to_be_bytes());
         row.extend_from_slice(&self.artifact);
+        if !self.proof.is_empty() {
+            let length = u16::try_from(self.proof.len()).expect("a proof is under 64 KiB");
+            row.extend_from_slice(&length.to_be_bytes());
+            row.extend_from_slice(&self.proof);
+        }
         row.extend_from_slice(&events);
         row
     }
 
     /// The delta of a stored row.
     pub(crate) fn decode(author: PublicKey, height: u64, row: &[u8]) -> Option<Self> {
-        let (length, rest) = row.split_first_chunk::<8>()?;
-        let length = usize::try_from(u64::from_be_bytes(*length)).ok()?;
+        let (word, rest) = row.split_first_chunk::<8>()?;
+        let word = u64::from_be_bytes(*word);
+        let length = usize::try_from(word & !PROOF_FLAG).ok()?;
         if rest.len() < length {
             return None;
         }
-        let (artifact, events) = rest.split_at(length);
+        let (artifact, mut rest) = rest.split_at(length);
+        let mut proof = Vec::new();
+        if word & PROOF_FLAG != 0 {
+            let (proof_length, after) = rest.split_first_chunk::<2>()?;
+            let proof_length = usize::from(u16::from_be_bytes(*proof_length));
+            if after.len() < proof_length {
+                return None;
+            }
+            let (stored, after) = after.split_at(proof_length);
+            proof = stored.to_vec();
+            rest = after;
+        }
         Some(Self {
             author,
             height,
             artifact: artifact.to_vec(),
-            events: serde_json::from_slice(events).ok()?,
+            events: serde_json::from_slice(rest).ok()?,
+            proof,
         })
     }
 }

@@ -54,6 +54,11 @@ pub enum NodeError {
     #[error(transparent)]
     Store(StoreError),
     /// Anything else that is the node's fault.
+    /// Another node needed for the work cannot be reached or did not
+    /// answer as it should.
+    #[error("{0}")]
+    Unavailable(String),
+
     #[error("internal: {0}")]
     Internal(String),
 }

@@ -29,6 +29,8 @@ mod fetch;
 mod metrics;
 mod node;
 mod overlay;
+mod sharing;
+pub mod sync;
 
 pub use config::NodeConfig;
 pub use error::NodeError;

@@ -165,11 +165,11 @@ impl std::fmt::Debug for LaneTurn {
 
 /// One context's order of writers.
 #[derive(Debug, Default)]
-struct Lane {
+pub(crate) struct Lane {
     /// Its async writers ([`Node::run_blocking_on`]).
     jobs: Mutex<Jobs>,
     /// Mutual exclusion of its writers, whoever calls the blocking API.
-    writer: Mutex<()>,
+    pub(crate) writer: Mutex<()>,
     /// Its mutations that ran and whose commits are queued, oldest first:
     /// the next mutation runs over their state.
     pending: Mutex<VecDeque<Arc<PendingCommit>>>,
@@ -199,7 +199,7 @@ impl Lane {
 
     /// Waits until no commit of the context is queued. The caller holds
     /// `writer`, so none is added meanwhile.
-    fn wait_drained(&self) {
+    pub(crate) fn wait_drained(&self) {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         while !pending.is_empty() {
             pending = self
@@ -413,7 +413,7 @@ fn artifact_key(database: &Path) -> Result<[u8; 32], NodeError> {
     }
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| {
@@ -421,7 +421,7 @@ fn now_ms() -> u64 {
         })
 }
 
-fn random_32() -> Result<[u8; 32], NodeError> {
+pub(crate) fn random_32() -> Result<[u8; 32], NodeError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|err| NodeError::Internal(format!("randomness: {err}")))?;
     Ok(bytes)
@@ -859,11 +859,9 @@ impl Node {
         init_params: &[u8],
     ) -> Result<(ContextRecord, PublicKey), NodeError> {
         self.module(application)?;
-        let id = ContextId::from_bytes(
-            ed25519_dalek::SigningKey::from_bytes(&random_32()?)
-                .verifying_key()
-                .to_bytes(),
-        );
+        // The context's own key certifies its creator, then is forgotten.
+        let context_key = ed25519_dalek::SigningKey::from_bytes(&random_32()?);
+        let id = ContextId::from_bytes(context_key.verifying_key().to_bytes());
         let member_secret = random_32()?;
         let member = PublicKey::from_bytes(
             ed25519_dalek::SigningKey::from_bytes(&member_secret)
@@ -884,7 +882,14 @@ impl Node {
             event_bytes: 0,
             heads: BTreeMap::new(),
             remote: BTreeSet::new(),
+            sharing: Some(crate::sync::genesis(
+                &context_key,
+                application,
+                &member,
+                created_at,
+            )),
         };
+        drop(context_key);
         let lane = self.lane(&id);
         let _writer = lane.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let snapshot = Arc::new(self.inner.store.snapshot()?);
@@ -910,6 +915,11 @@ impl Node {
         let _ = self.inner.events.send(event);
         let context = self.context(&id)?.ok_or(NodeError::ContextNotFound(id))?;
         Ok((context, member))
+    }
+
+    /// The store.
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
     }
 
     /// A node-wide value (identity, secrets, auth state).
@@ -1012,6 +1022,7 @@ impl Node {
             event_bytes: 0,
             heads: BTreeMap::new(),
             remote: BTreeSet::new(),
+            sharing: None,
         });
         if record.application_id != *application {
             return Err(NodeError::Rejected(format!(
@@ -1421,7 +1432,7 @@ impl Node {
     }
 
     /// The writer lane of a context.
-    fn lane(&self, id: &ContextId) -> Arc<Lane> {
+    pub(crate) fn lane(&self, id: &ContextId) -> Arc<Lane> {
         self.inner
             .lanes
             .lock()
@@ -1577,6 +1588,7 @@ impl Node {
                     height,
                     artifact,
                     events: event.events.clone(),
+                    proof: Vec::new(),
                 }
             }),
         };
