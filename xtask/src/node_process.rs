@@ -51,21 +51,30 @@ pub fn wait_ready(child: &mut Child, log: &str) -> Result<String> {
             let _ = lines.send(line);
         }
     });
-    let line = match ready.recv_timeout(READY_TIMEOUT) {
-        Ok(line) => line,
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            let status = child.wait().context("waiting for the node")?;
-            bail!("the node exited ({status}) before it was ready ({log})");
+    // The swarm's addresses come first, then the HTTP ready line.
+    let deadline = std::time::Instant::now() + READY_TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = match ready.recv_timeout(left) {
+            Ok(line) => line,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = child.wait().context("waiting for the node")?;
+                bail!("the node exited ({status}) before it was ready ({log})");
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("the node did not report ready within {READY_TIMEOUT:?} ({log})");
+            }
+        };
+        if line.starts_with("swarm listening on ") {
+            continue;
         }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("the node did not report ready within {READY_TIMEOUT:?} ({log})");
-        }
-    };
-    line.strip_prefix("listening on ")
-        .map(str::to_owned)
-        .with_context(|| format!("unexpected first line from the node: {line:?}"))
+        return line
+            .strip_prefix("listening on ")
+            .map(str::to_owned)
+            .with_context(|| format!("unexpected line from the node: {line:?}"));
+    }
 }
 
 /// A running node.

@@ -251,17 +251,21 @@ fn ready(child: &mut Child) -> Result<SocketAddr> {
             let _ = lines.send(line);
         }
     });
-    let line = match ready.recv_timeout(READY_TIMEOUT) {
-        Ok(line) => line,
-        Err(_) => {
-            let _ = child.kill();
-            let status = child.wait()?;
-            bail!("the node did not report ready ({status})");
+    // The swarm's addresses come first, then the HTTP ready line.
+    let line = loop {
+        match ready.recv_timeout(READY_TIMEOUT) {
+            Ok(line) if line.starts_with("swarm listening on ") => {}
+            Ok(line) => break line,
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait()?;
+                bail!("the node did not report ready ({status})");
+            }
         }
     };
     line.strip_prefix("listening on http://")
         .and_then(|address| address.parse().ok())
-        .with_context(|| format!("unexpected first line from the node: {line:?}"))
+        .with_context(|| format!("unexpected line from the node: {line:?}"))
 }
 
 /// The example apps' wasm files in `dir` (`target/apps`).

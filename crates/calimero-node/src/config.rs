@@ -24,6 +24,15 @@ keep_events = 1000
 keep_event_bytes = 16777216
 # Replication deltas kept per member of each context (the newest ones).
 keep_deltas = 1000
+# Multiaddrs the peer-to-peer swarm listens on; none: TCP on the host of
+# `listen`, any free port. Each is printed at start as
+# `swarm listening on <multiaddr>/p2p/<peer id>`.
+swarm_listen = []
+# Peers dialled at start and redialled when their connection drops
+# (`/ip4/…/tcp/…/p2p/<peer id>`).
+bootstrap = []
+# Milliseconds between comparisons of each shared context with its peers.
+sync_interval_ms = 2000
 # Hosts the applications' `fetch` may reach; none: fetch is off.
 fetch_allowed_hosts = []
 # Log format on stderr: "text" or "json" (RUST_LOG sets the level).
@@ -90,6 +99,12 @@ pub struct Config {
     pub keep_event_bytes: u64,
     /// Replication deltas kept per member of each context.
     pub keep_deltas: u64,
+    /// Swarm listen multiaddrs (none: TCP on `listen`'s host, any port).
+    pub swarm_listen: Vec<String>,
+    /// Peers dialled at start and kept connected.
+    pub bootstrap: Vec<String>,
+    /// Milliseconds between anti-entropy rounds.
+    pub sync_interval_ms: u64,
     /// Hosts the applications' `fetch` may reach (none: fetch is off).
     pub fetch_allowed_hosts: Vec<String>,
     /// Log format on stderr: `text` or `json`.
@@ -217,6 +232,9 @@ impl Default for Config {
             keep_events: node::NodeConfig::default().retention.events,
             keep_event_bytes: node::NodeConfig::default().retention.event_bytes,
             keep_deltas: node::NodeConfig::default().retention.deltas,
+            swarm_listen: Vec::new(),
+            bootstrap: Vec::new(),
+            sync_interval_ms: 2000,
             fetch_allowed_hosts: Vec::new(),
             log_format: LogFormat::Text,
             ws_require_auth: None,
@@ -256,12 +274,49 @@ impl Config {
         std::fs::write(&path, TEMPLATE).with_context(|| format!("writing {}", path.display()))
     }
 
+    /// The swarm's listen addresses: as configured, else TCP on the HTTP
+    /// listener's host, any free port.
+    ///
+    /// # Errors
+    /// Naming an address that is not a multiaddr.
+    pub fn swarm_listen(&self) -> Result<Vec<node_network::Multiaddr>> {
+        if self.swarm_listen.is_empty() {
+            let ip = self.listen.ip();
+            let family = if ip.is_ipv4() { "ip4" } else { "ip6" };
+            return Ok(vec![
+                format!("/{family}/{ip}/tcp/0")
+                    .parse()
+                    .context("the default swarm address")?,
+            ]);
+        }
+        multiaddrs("swarm_listen", &self.swarm_listen)
+    }
+
+    /// The bootstrap peers.
+    ///
+    /// # Errors
+    /// Naming an address that is not a multiaddr.
+    pub fn bootstrap(&self) -> Result<Vec<node_network::Multiaddr>> {
+        multiaddrs("bootstrap", &self.bootstrap)
+    }
+
     /// Whether dev routes are served: as configured, else on loopback only.
     #[must_use]
     pub fn dev_routes(&self) -> bool {
         self.dev_routes
             .unwrap_or_else(|| self.listen.ip().is_loopback())
     }
+}
+
+fn multiaddrs(key: &str, addresses: &[String]) -> Result<Vec<node_network::Multiaddr>> {
+    addresses
+        .iter()
+        .map(|address| {
+            address
+                .parse()
+                .with_context(|| format!("{key}: {address:?} is not a multiaddr"))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod config;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -69,6 +70,13 @@ enum Command {
         /// Serve the unauthenticated dev routes (default: on loopback only).
         #[arg(long, env = "CALIMERO_NODE_DEV_ROUTES")]
         dev_routes: Option<bool>,
+        /// Multiaddrs the peer-to-peer swarm listens on (comma-separated).
+        #[arg(long, env = "CALIMERO_NODE_SWARM_LISTEN", value_delimiter = ',')]
+        swarm_listen: Vec<String>,
+        /// Peers to dial at start and keep connected (comma-separated
+        /// multiaddrs ending in /p2p/<peer id>).
+        #[arg(long, env = "CALIMERO_NODE_BOOTSTRAP", value_delimiter = ',')]
+        bootstrap: Vec<String>,
     },
     #[command(flatten)]
     Operator(cli::Command),
@@ -106,11 +114,22 @@ fn start(cli: Cli) -> Result<()> {
             println!("initialised {}", cli.home.display());
             Ok(())
         }
-        Command::Run { listen, dev_routes } => {
+        Command::Run {
+            listen,
+            dev_routes,
+            swarm_listen,
+            bootstrap,
+        } => {
             init(&cli.home)?;
             let mut config = Config::load(&cli.home)?;
             if let Some(listen) = listen {
                 config.listen = listen;
+            }
+            if !swarm_listen.is_empty() {
+                config.swarm_listen = swarm_listen;
+            }
+            if !bootstrap.is_empty() {
+                config.bootstrap = bootstrap;
             }
             if dev_routes.is_some() {
                 config.dev_routes = dev_routes;
@@ -239,7 +258,9 @@ async fn serve(home: &Path, config: &Config) -> Result<()> {
             auth
         }
     };
+    let replication = network(&node, config).await?;
     let server_config = server::ServerConfig {
+        replication: Some(replication),
         dev_routes: config.dev_routes(),
         ws_require_auth: config.ws_require_auth,
         install_allow_private_hosts: config.install_allow_private_hosts,
@@ -263,6 +284,37 @@ async fn serve(home: &Path, config: &Config) -> Result<()> {
     served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts the peer-to-peer swarm and replication; prints one line per swarm
+/// address (before the HTTP ready line, so a script that waits for that
+/// line has them).
+async fn network(node: &Node, config: &Config) -> Result<Arc<node::sync::Replication>> {
+    let key = node_network::Keypair::ed25519_from_bytes(node.network_key()?)
+        .context("the network key")?;
+    let (network, events) = node_network::Network::start(
+        key,
+        node_network::NetworkConfig {
+            listen: config.swarm_listen()?,
+            bootstrap: config.bootstrap()?,
+            ..node_network::NetworkConfig::default()
+        },
+    )
+    .await
+    .context("starting the peer-to-peer swarm")?;
+    for address in network.listening().await.context("the swarm's addresses")? {
+        println!("swarm listening on {address}");
+    }
+    let replication = node::sync::Replicator::new(
+        node.clone(),
+        network,
+        node::sync::SyncConfig {
+            interval: std::time::Duration::from_millis(config.sync_interval_ms.max(50)),
+            ..node::sync::SyncConfig::default()
+        },
+    );
+    tokio::spawn(node::sync::run(replication.clone(), events));
+    Ok(replication)
 }
 
 /// The URL the CLI reaches the node at over loopback (the operator key is

@@ -49,11 +49,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use server_primitives::admin::{
-    ApiErrorResponse, ApiResponse, Application, Context, ContextUser, CreateContextRequest,
-    CreateContextResponse, DeleteContextResponse, Empty, GetContextClientKeysResponse,
-    GetContextResponse, GetContextStorageResponse, GetContextUsersResponse, GetDidResponse,
-    HealthStatus, InstallApplicationRequest, InstallApplicationResponse, ListApplicationsResponse,
-    ListContextsResponse, UninstallApplicationResponse,
+    ApiErrorResponse, ApiResponse, Application, Context, ContextIdentityResponse, ContextSync,
+    ContextUser, CreateContextRequest, CreateContextResponse, DeleteContextResponse, Empty,
+    GetContextClientKeysResponse, GetContextResponse, GetContextStorageResponse,
+    GetContextUsersResponse, GetDidResponse, HealthStatus, InstallApplicationRequest,
+    InstallApplicationResponse, InviteToContextRequest, JoinContextRequest, JoinContextResponse,
+    ListApplicationsResponse, ListContextsResponse, UninstallApplicationResponse,
 };
 use server_primitives::auth::{
     AddPublicKeyRequest, ClientKey as RegisteredKey, Did, GenerateJwtTokenRequest,
@@ -471,6 +472,65 @@ impl Client {
             .get::<GetContextResponse>(&format!("/contexts/{id}"))
             .await?
             .context)
+    }
+
+    /// `GET /admin-api/contexts/{id}` with how it stands with the other
+    /// nodes that share it (`None` from a node without its network).
+    ///
+    /// # Errors
+    /// As every call; `404` for an unknown context.
+    pub async fn context_sync(
+        &self,
+        id: ContextId,
+    ) -> Result<(Context, Option<ContextSync>), Error> {
+        let answer = self
+            .get::<GetContextResponse>(&format!("/contexts/{id}"))
+            .await?;
+        Ok((answer.context, answer.sync))
+    }
+
+    /// `POST /admin-api/identity/context`: a new member key held by the
+    /// node, to be invited into a context.
+    ///
+    /// # Errors
+    /// As every call.
+    pub async fn create_identity(&self) -> Result<PublicKey, Error> {
+        Ok(self
+            .post::<ContextIdentityResponse>("/identity/context", serde_json::json!({}))
+            .await?
+            .public_key)
+    }
+
+    /// `POST /admin-api/contexts/invite`: the invitation payload admitting
+    /// `invitee` into a context, signed by `inviter` (a member the node holds).
+    ///
+    /// # Errors
+    /// As every call.
+    pub async fn invite(
+        &self,
+        context_id: ContextId,
+        inviter_id: PublicKey,
+        invitee_id: PublicKey,
+    ) -> Result<String, Error> {
+        self.post(
+            "/contexts/invite",
+            InviteToContextRequest {
+                context_id,
+                inviter_id,
+                invitee_id,
+            },
+        )
+        .await
+    }
+
+    /// `POST /admin-api/contexts/join`: joins the context an invitation is
+    /// for; the context and the member the node joined as.
+    ///
+    /// # Errors
+    /// As every call; `503` when the inviter's node cannot be reached.
+    pub async fn join(&self, invitation_payload: String) -> Result<JoinContextResponse, Error> {
+        self.post("/contexts/join", JoinContextRequest { invitation_payload })
+            .await
     }
 
     /// `DELETE /admin-api/contexts/{id}`: whether it existed.

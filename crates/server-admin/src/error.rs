@@ -71,7 +71,7 @@ impl From<NodeError> for ApiError {
             }
             NodeError::Call { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             NodeError::NotMember { .. } => StatusCode::FORBIDDEN,
-            NodeError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            NodeError::Busy(_) | NodeError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             NodeError::Store(_) | NodeError::Internal(_) => return Self::internal(error),
         };
         Self::new(status, error.to_string())

@@ -8,16 +8,18 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use node::sync::Replication;
 use node::{ContextRecord, Node, NodeError};
 use node_primitives::{ApplicationId, ContextId, PublicKey};
 use server_auth::{Authenticator, ClientPublicKey, Principal};
 use server_primitives::admin::{
-    ApiErrorResponse, ApiResponse, Application, Context, ContextUser, CreateContextRequest,
-    CreateContextResponse, DeleteContextResponse, Empty, GetContextClientKeysResponse,
-    GetContextResponse, GetContextStorageResponse, GetContextUsersResponse, GetDidResponse,
-    HealthStatus, InstallApplicationRequest, InstallApplicationResponse,
-    InstallDevApplicationRequest, ListApplicationsResponse, ListContextsResponse,
-    UninstallApplicationResponse,
+    ApiErrorResponse, ApiResponse, Application, Context, ContextIdentityResponse, ContextSync,
+    ContextUser, CreateContextRequest, CreateContextResponse, DeleteContextResponse, Empty,
+    GetContextClientKeysResponse, GetContextResponse, GetContextStorageResponse,
+    GetContextUsersResponse, GetDidResponse, HealthStatus, InstallApplicationRequest,
+    InstallApplicationResponse, InstallDevApplicationRequest, InviteToContextRequest,
+    JoinContextRequest, JoinContextResponse, ListApplicationsResponse, ListContextsResponse,
+    MemberSync, PeerSync, UninstallApplicationResponse,
 };
 use server_primitives::auth::{
     AddPublicKeyRequest, GenerateJwtTokenRequest, JwtTokenResponse, NodeChallenge,
@@ -47,6 +49,8 @@ pub struct Shared {
     pub(crate) downloads: Downloads,
     /// The health route's answer: the same for the node's whole run.
     health: Bytes,
+    /// Replication with other nodes (`None`: this node shares nothing).
+    pub(crate) replication: Option<Arc<Replication>>,
 }
 
 impl std::ops::Deref for AdminState {
@@ -84,7 +88,35 @@ impl AdminState {
             dev_routes: config.dev_routes,
             downloads: Downloads::new(config.install_allow_private_hosts)?,
             health: Bytes::from(health),
+            replication: None,
         })))
+    }
+
+    /// The same, sharing contexts with other nodes through `replication`.
+    #[must_use]
+    pub fn with_replication(self, replication: Arc<Replication>) -> Self {
+        let shared = Arc::try_unwrap(self.0).unwrap_or_else(|shared| Shared {
+            node: shared.node.clone(),
+            auth: shared.auth.clone(),
+            dev_routes: shared.dev_routes,
+            downloads: shared.downloads.clone(),
+            health: shared.health.clone(),
+            replication: None,
+        });
+        Self(Arc::new(Shared {
+            replication: Some(replication),
+            ..shared
+        }))
+    }
+
+    /// Replication, or the error a route that needs it answers.
+    fn replication(&self) -> Result<&Arc<Replication>, ApiError> {
+        self.replication.as_ref().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this node runs without its network: contexts cannot be shared",
+            )
+        })
     }
 }
 
@@ -182,6 +214,9 @@ pub fn routes(state: AdminState) -> Router {
             get(context_client_keys),
         )
         .route("/contexts/{context_id}/storage", get(context_storage))
+        .route("/identity/context", post(create_identity))
+        .route("/contexts/invite", post(invite_to_context))
+        .route("/contexts/join", post(join_context))
         .route("/openapi.json", get(openapi_document));
     if state.dev_routes {
         api = api
@@ -220,7 +255,8 @@ pub fn cors() -> CorsLayer {
         health, request_challenge, add_client_key, add_root_key, did, delete_keys, delete_client_key, generate_jwt_token,
         refresh_jwt_token, applications, protected_applications, install_application, upload_application, uninstall_application,
         dev_install_application, contexts, protected_contexts, create_context, protected_create_context,
-        get_context, delete_context, context_users, context_client_keys, context_storage
+        get_context, delete_context, context_users, context_client_keys, context_storage,
+        create_identity, invite_to_context, join_context
     ),
     modifiers(&Security)
 )]
@@ -617,8 +653,76 @@ async fn get_context(
     State(state): State<AdminState>,
     ContextReader(id): ContextReader,
 ) -> Reply<GetContextResponse> {
+    let record = existing(&state, id)?;
+    let sync = match &state.replication {
+        Some(replication) => Some(sync_of(replication.sync_state(&id)?)),
+        None => None,
+    };
     ok(GetContextResponse {
-        context: context(&existing(&state, id)?),
+        context: context(&record),
+        sync,
+    })
+}
+
+fn sync_of(state: node::sync::SyncState) -> ContextSync {
+    ContextSync {
+        shareable: state.shareable,
+        root_hash: state.root_hash,
+        members: state
+            .members
+            .into_iter()
+            .map(|member| MemberSync {
+                public_key: member.public_key,
+                local: member.local,
+                height: member.height,
+            })
+            .collect(),
+        peers: state
+            .peers
+            .into_iter()
+            .map(|peer| PeerSync {
+                peer_id: peer.peer_id,
+                status: peer.status.to_owned(),
+                heads: peer.heads,
+                root_hash: peer.root_hash,
+                age_ms: peer.age_ms,
+            })
+            .collect(),
+    }
+}
+
+#[utoipa::path(post, path = "/admin-api/identity/context", security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<ContextIdentityResponse>), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "credentials that may not do this (see the authorization table)", body = ApiErrorResponse)))]
+async fn create_identity(
+    State(state): State<AdminState>,
+    _admin: Admin,
+) -> Reply<ContextIdentityResponse> {
+    let public_key = blocking(state, |state| Ok(state.node.new_identity()?)).await?;
+    ok(ContextIdentityResponse { public_key })
+}
+
+#[utoipa::path(post, path = "/admin-api/contexts/invite", request_body = InviteToContextRequest, security(("signing_key" = []), ("bearer" = [])), responses((status = 200, description = "the invitation payload", body = ApiResponse<String>), (status = 400, description = "bad input", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "credentials that may not do this, or an inviter that is not a member held here", body = ApiErrorResponse), (status = 404, description = "unknown context", body = ApiErrorResponse), (status = 503, description = "this node runs without its network", body = ApiErrorResponse)))]
+async fn invite_to_context(
+    State(state): State<AdminState>,
+    _admin: Admin,
+    Body(body): Body<InviteToContextRequest>,
+) -> Reply<String> {
+    let replication = state.replication()?;
+    ok(replication
+        .invite(&body.context_id, &body.inviter_id, &body.invitee_id)
+        .await?)
+}
+
+#[utoipa::path(post, path = "/admin-api/contexts/join", request_body = JoinContextRequest, security(("signing_key" = []), ("bearer" = [])), responses((status = 200, body = ApiResponse<JoinContextResponse>), (status = 400, description = "not a valid invitation, or one for a key this node does not hold", body = ApiErrorResponse), (status = 401, description = "no valid credentials", body = ApiErrorResponse), (status = 403, description = "credentials that may not do this (see the authorization table)", body = ApiErrorResponse), (status = 503, description = "the inviter's node cannot be reached, or this node runs without its network", body = ApiErrorResponse)))]
+async fn join_context(
+    State(state): State<AdminState>,
+    _admin: Admin,
+    Body(body): Body<JoinContextRequest>,
+) -> Reply<JoinContextResponse> {
+    let replication = state.replication()?;
+    let (context_id, member_public_key) = replication.join(&body.invitation_payload).await?;
+    ok(JoinContextResponse {
+        context_id,
+        member_public_key,
     })
 }
 

@@ -39,6 +39,7 @@ pub(crate) fn from_node(error: NodeError) -> ErrorObject {
         | NodeError::Conflict(_)
         | NodeError::TooLarge(_)
         | NodeError::Busy(_)
+        | NodeError::Unavailable(_)
         | NodeError::Store(_)
         | NodeError::Internal(_)) => internal(error),
     };

@@ -196,6 +196,98 @@ pub struct CreateContextResponse {
 pub struct GetContextResponse {
     /// The context.
     pub context: Context,
+    /// How it stands with the other nodes that share it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<ContextSync>,
+}
+
+/// A context's replication state (`GET /contexts/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ContextSync {
+    /// Whether it can be shared (contexts made before sharing existed
+    /// cannot).
+    pub shareable: bool,
+    /// This node's state root.
+    pub root_hash: Hash,
+    /// Its members, with the height of each one's last change applied here.
+    pub members: Vec<MemberSync>,
+    /// The peers it was last compared with.
+    pub peers: Vec<PeerSync>,
+}
+
+/// One member of a shared context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MemberSync {
+    /// Its key.
+    pub public_key: PublicKey,
+    /// Whether its calls run on this node.
+    pub local: bool,
+    /// The height of its last delta applied here (0: none).
+    pub height: u64,
+}
+
+/// How a shared context compared with one peer's copy at the last exchange.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PeerSync {
+    /// The peer's libp2p id.
+    pub peer_id: String,
+    /// `inSync`, `behind`, `ahead`, `diverged` (same heads, different
+    /// roots) or `unreachable`.
+    pub status: String,
+    /// The peer's heights per member (base58 key → height).
+    pub heads: std::collections::BTreeMap<String, u64>,
+    /// The peer's state root.
+    pub root_hash: Hash,
+    /// Milliseconds since that exchange.
+    pub age_ms: u64,
+}
+
+/// `POST /identity/context` → `{"data": {"publicKey": …}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ContextIdentityResponse {
+    /// A new member key held by this node.
+    pub public_key: PublicKey,
+}
+
+/// `POST /contexts/invite`; the answer is the invitation payload, one string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct InviteToContextRequest {
+    /// The context.
+    pub context_id: ContextId,
+    /// A member this node holds, who signs the invitation.
+    pub inviter_id: PublicKey,
+    /// The key invited (made on the joining node by `POST /identity/context`).
+    pub invitee_id: PublicKey,
+}
+
+/// `POST /contexts/join`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct JoinContextRequest {
+    /// What `POST /contexts/invite` answered.
+    pub invitation_payload: String,
+}
+
+/// `POST /contexts/join` → `{"data": {"contextId", "memberPublicKey"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct JoinContextResponse {
+    /// The context joined.
+    pub context_id: ContextId,
+    /// The member this node joined it as.
+    pub member_public_key: PublicKey,
 }
 
 /// `GET /contexts`, `GET /dev/contexts` → `{"data": {"contexts": […]}}`.

@@ -96,6 +96,9 @@ pub struct ServerConfig {
     pub metrics: bool,
     /// Connection and request limits.
     pub limits: Limits,
+    /// Replication with other nodes (`None`: contexts are not shared, and
+    /// the invite and join routes answer 503).
+    pub replication: Option<Arc<node::sync::Replication>>,
 }
 
 /// Serves the node on `listener` until `shutdown` resolves; in-flight requests
@@ -128,6 +131,10 @@ pub async fn run(
         },
     )
     .map_err(|ApiError { message, .. }| std::io::Error::other(message))?;
+    let admin = match config.replication.clone() {
+        Some(replication) => admin.with_replication(replication),
+        None => admin,
+    };
     let ws_require_auth = config.ws_require_auth.unwrap_or(!loopback);
     if !ws_require_auth && !loopback {
         tracing::warn!(

@@ -14,11 +14,14 @@ use test_utils::ws;
 mod bench;
 mod dashboard;
 mod operator;
+mod replication;
 
 /// A running node; killed if the test fails before stopping it.
 struct Running {
     child: Child,
     base: String,
+    /// Its swarm's addresses (`…/p2p/<peer id>`).
+    swarm: Vec<String>,
 }
 
 impl Drop for Running {
@@ -34,23 +37,48 @@ fn start(home: &Path) -> Running {
 
 /// Starts the node of `home` listening on `listen`.
 fn start_on(home: &Path, listen: &str) -> Running {
+    start_with(home, &["--listen", listen])
+}
+
+/// Starts the node of `home` with these `run` arguments; waits for its
+/// swarm lines and its ready line.
+fn start_with(home: &Path, args: &[&str]) -> Running {
+    // The log goes to `HOME.log`, kept across restarts, for a failing test
+    // to show.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(home.with_extension("log"))
+        .expect("the log file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_calimero-node"))
         .args(["--home"])
         .arg(home)
-        .args(["run", "--listen", listen])
+        .arg("run")
+        .args(args)
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        )
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("the binary starts");
     let ready = lines_of(child.stdout.take().expect("stdout"));
-    let line = ready
-        .recv_timeout(Duration::from_secs(60))
-        .expect("a ready line");
-    let base = line
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    Running { child, base }
+    let mut swarm = Vec::new();
+    loop {
+        let line = ready
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a ready line");
+        if let Some(address) = line.strip_prefix("swarm listening on ") {
+            swarm.push(address.to_owned());
+            continue;
+        }
+        let base = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected line {line:?}"))
+            .to_owned();
+        return Running { child, base, swarm };
+    }
 }
 
 /// The lines a child prints, as they come.

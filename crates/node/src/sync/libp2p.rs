@@ -69,6 +69,9 @@ pub async fn run(replicator: Arc<Replicator<Network>>, mut events: mpsc::Receive
         tokio::select! {
             event = events.recv() => {
                 let Some(event) = event else { return };
+                if !matches!(event, NetworkEvent::Request { .. } | NetworkEvent::Gossip { .. }) {
+                    tracing::debug!(?event, "network");
+                }
                 // Past the bound, a request goes unanswered (the asker's
                 // request fails) and gossip is left to anti-entropy.
                 let Ok(permit) = in_flight.clone().try_acquire_owned() else { continue };

@@ -40,6 +40,9 @@ use self::proto::{
 use crate::node::now_ms;
 use crate::{Node, NodeError, NodeEvent};
 
+/// Replication over the node's libp2p swarm: what a running node has.
+pub type Replication = Replicator<node_network::Network>;
+
 /// How replication paces and bounds itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncConfig {
@@ -142,7 +145,7 @@ pub struct PeerSync {
     /// The peer's heads.
     pub heads: BTreeMap<String, u64>,
     /// The peer's root.
-    pub root_hash: String,
+    pub root_hash: Hash,
     /// Milliseconds since that exchange.
     pub age_ms: u64,
 }
@@ -157,7 +160,7 @@ pub struct SyncState {
     /// Its members: key, whether this node holds it, and their heights.
     pub members: Vec<MemberSync>,
     /// This node's root.
-    pub root_hash: String,
+    pub root_hash: Hash,
     /// Peers it was compared with.
     pub peers: Vec<PeerSync>,
 }
@@ -167,7 +170,7 @@ pub struct SyncState {
 #[serde(rename_all = "camelCase")]
 pub struct MemberSync {
     /// Its key.
-    pub public_key: String,
+    pub public_key: PublicKey,
     /// Whether its calls run on this node.
     pub local: bool,
     /// Height of its last delta applied here.
@@ -191,10 +194,11 @@ struct Bucket {
 #[derive(Debug, Default)]
 struct State {
     peers: HashMap<ContextId, BTreeMap<PeerId, PeerView>>,
-    announced: HashMap<ContextId, BTreeMap<PublicKey, u64>>,
+    announced: HashMap<ContextId, (BTreeMap<PublicKey, u64>, u32)>,
     buckets: HashMap<PeerId, Bucket>,
     members: HashMap<ContextId, (usize, Arc<Members>)>,
     catching_up: HashMap<ContextId, Arc<tokio::sync::Mutex<()>>>,
+    followed: std::collections::HashSet<ContextId>,
 }
 
 /// Keeps this node's shared contexts in step with their peers.
@@ -247,10 +251,15 @@ impl<T: Transport> Replicator<T> {
         Ok(())
     }
 
+    /// Subscribes to a shared context's topic (once) and keeps its known
+    /// peers connected.
     async fn follow(&self, record: &ContextRecord) {
         let Some(sharing) = &record.sharing else {
             return;
         };
+        if !self.state().followed.insert(record.id) {
+            return;
+        }
         self.transport.subscribe(&topic(&record.id)).await;
         for address in &sharing.peers {
             if let Some((peer, address)) = split_peer(address) {
@@ -348,6 +357,7 @@ impl<T: Transport> Replicator<T> {
             },
             &key,
         );
+        self.follow(&record).await;
         let held_here = self.node.identity(invitee)?.is_some();
         self.admit(context, vec![invitation.clone()], !held_here)
             .await?;
@@ -653,6 +663,15 @@ impl<T: Transport> Replicator<T> {
     pub async fn catch_up(&self, peer: PeerId, context: &ContextId) -> Result<usize, NodeError> {
         let lock = self.catching_up(context);
         let _one = lock.lock().await;
+        let result = self.compare(peer, context).await;
+        match &result {
+            Ok(applied) => tracing::debug!(%context, %peer, applied, "caught up"),
+            Err(error) => tracing::debug!(%context, %peer, %error, "catch-up failed"),
+        }
+        result
+    }
+
+    async fn compare(&self, peer: PeerId, context: &ContextId) -> Result<usize, NodeError> {
         let record = self.record(context)?;
         if record.sharing.is_none() {
             return Ok(0);
@@ -707,6 +726,7 @@ impl<T: Transport> Replicator<T> {
             .map(|(author, height)| (PublicKey::from_bytes(author), height))
             .collect();
         let creator = members.creator();
+
         let mut authors: Vec<PublicKey> = theirs.keys().copied().collect();
         authors.sort_by_key(|author| *author != creator);
         let mut applied = 0;
@@ -849,7 +869,10 @@ impl<T: Transport> Replicator<T> {
     pub async fn answer(&self, peer: PeerId, request: &[u8]) -> Vec<u8> {
         let answer = match self.answer_request(peer, request).await {
             Ok(answer) => answer,
-            Err(error) => Answer::Refused(error.to_string()),
+            Err(error) => {
+                tracing::debug!(%peer, %error, "request refused");
+                Answer::Refused(error.to_string())
+            }
         };
         proto::encode(&answer)
     }
@@ -971,6 +994,7 @@ impl<T: Transport> Replicator<T> {
         let Some(members) = self.members(&record) else {
             return;
         };
+        self.follow(&record).await;
         let unlisted: Vec<PublicKey> = record
             .heads
             .keys()
@@ -1019,14 +1043,19 @@ impl<T: Transport> Replicator<T> {
             .filter(|(author, _)| !record.remote.contains(author))
             .map(|(author, height)| (*author, *height))
             .collect();
-        self.state().announced.insert(*context, heads.clone());
+        let count = u32::try_from(members.len()).unwrap_or(u32::MAX);
+        // Said already (several commits announced at once read one record).
+        let said = (heads.clone(), count);
+        if self.state().announced.insert(*context, said.clone()) == Some(said) {
+            return;
+        }
         let announce = Announce {
             context: context.to_bytes(),
             heads: heads
                 .iter()
                 .map(|(author, height)| (author.to_bytes(), *height))
                 .collect(),
-            members: u32::try_from(members.len()).unwrap_or(u32::MAX),
+            members: count,
         };
         self.transport
             .publish(&topic(context), proto::encode(&announce))
@@ -1085,7 +1114,9 @@ impl<T: Transport> Replicator<T> {
             if record.sharing.is_none() {
                 continue;
             }
-            for peer in self.transport.topic_peers(&topic(&record.id)).await {
+            let peers = self.transport.topic_peers(&topic(&record.id)).await;
+            tracing::debug!(context = %record.id, peers = peers.len(), "anti-entropy round");
+            for peer in peers {
                 match self.catch_up(peer, &record.id).await {
                     Ok(count) => applied += count,
                     Err(error) => {
@@ -1107,7 +1138,7 @@ impl<T: Transport> Replicator<T> {
             .members
             .iter()
             .map(|member| MemberSync {
-                public_key: member.to_string(),
+                public_key: *member,
                 local: !record.remote.contains(member),
                 height: record.heads.get(member).copied().unwrap_or(0),
             })
@@ -1128,7 +1159,7 @@ impl<T: Transport> Replicator<T> {
                             .iter()
                             .map(|(author, height)| (author.to_string(), *height))
                             .collect(),
-                        root_hash: view.root.to_string(),
+                        root_hash: view.root,
                         age_ms: u64::try_from(now.duration_since(view.at).as_millis())
                             .unwrap_or(u64::MAX),
                     })
@@ -1138,7 +1169,7 @@ impl<T: Transport> Replicator<T> {
         Ok(SyncState {
             shareable: record.sharing.is_some(),
             members,
-            root_hash: record.root_hash.to_string(),
+            root_hash: record.root_hash,
             peers,
         })
     }
