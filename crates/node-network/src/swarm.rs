@@ -254,6 +254,7 @@ impl Network {
             requests: HashMap::new(),
             replies: FuturesUnordered::new(),
             redial_interval: config.redial_interval,
+            max_message: config.max_message,
         };
         tokio::spawn(task.run(receive_commands));
         Ok((Self { commands, peer_id }, receive_events))
@@ -377,6 +378,7 @@ struct Task {
     requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, NetworkError>>>,
     replies: FuturesUnordered<PendingReply>,
     redial_interval: Duration,
+    max_message: usize,
 }
 
 impl Task {
@@ -440,7 +442,7 @@ impl Task {
                     // lacks it catches up.
                     Err(PublishError::NoPeersSubscribedToTopic | PublishError::Duplicate) => Ok(0),
                     Err(PublishError::MessageTooLarge) => {
-                        Err(NetworkError::TooLarge { size, limit: 0 })
+                        Err(NetworkError::TooLarge { size, limit: self.max_message })
                     }
                     Err(error) => {
                         tracing::debug!(%error, "publish");
@@ -500,10 +502,8 @@ impl Task {
                 peer_id,
                 num_established,
                 ..
-            } => {
-                if num_established.get() == 1 {
-                    self.emit(NetworkEvent::Connected(peer_id));
-                }
+            } if num_established.get() == 1 => {
+                self.emit(NetworkEvent::Connected(peer_id));
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,

@@ -123,6 +123,7 @@ fn baseline(dir: &Path) -> Duration {
         event_bytes: 0,
         heads: BTreeMap::new(),
         remote: std::collections::BTreeSet::new(),
+        sharing: None,
     };
     let start = Instant::now();
     for i in 0..MUTATIONS {

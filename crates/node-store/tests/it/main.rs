@@ -22,6 +22,7 @@ fn context(id: u8) -> ContextRecord {
         event_bytes: 0,
         heads: BTreeMap::new(),
         remote: std::collections::BTreeSet::new(),
+        sharing: None,
     }
 }
 
@@ -64,6 +65,7 @@ fn commit(
             height: seq,
             artifact: vec![seq as u8],
             events: vec![("Set".into(), seq.to_string().into_bytes())],
+            proof: Vec::new(),
         }),
         blobs: Vec::new(),
         member_secrets: Vec::new(),
@@ -558,6 +560,7 @@ fn each_members_deltas_are_kept_apart_in_order() {
                 height: 1,
                 artifact: b"other".to_vec(),
                 events: Vec::new(),
+                proof: Vec::new(),
             });
         } else if seq == 3 {
             next.context.heads.insert(AUTHOR, 2);
@@ -565,7 +568,9 @@ fn each_members_deltas_are_kept_apart_in_order() {
                 author: AUTHOR,
                 height: 2,
                 artifact: b"second".to_vec(),
-                events: Vec::new(),
+                events: vec![("Kept".into(), b"with its proof".to_vec())],
+                // Another node's delta keeps the proof it arrived with.
+                proof: b"signer and signature".to_vec(),
             });
         }
         ctx = next.context.clone();
@@ -587,6 +592,17 @@ fn each_members_deltas_are_kept_apart_in_order() {
         vec![(1, vec![1]), (2, b"second".to_vec())]
     );
     assert_eq!(artifacts(&AUTHOR, 1), vec![(2, b"second".to_vec())]);
+    let second = snapshot
+        .delta(&ctx.id, &AUTHOR, 2)
+        .expect("read")
+        .expect("kept");
+    assert_eq!(
+        (second.proof, second.events),
+        (
+            b"signer and signature".to_vec(),
+            vec![("Kept".to_owned(), b"with its proof".to_vec())]
+        )
+    );
     assert_eq!(artifacts(&other, 0), vec![(1, b"other".to_vec())]);
     assert!(
         snapshot

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use node_network::{Network, NetworkEvent, PeerId};
-use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio::sync::{Semaphore, mpsc};
 
 use super::{Replicator, Transport};
 
@@ -53,59 +53,42 @@ impl Transport for Network {
 /// Most peer requests and gossip messages handled at once.
 const IN_FLIGHT: usize = 64;
 
-/// Runs replication until the swarm stops: answers peers, catches up after
-/// announcements and subscriptions, announces local commits, and runs
-/// anti-entropy every [`super::SyncConfig::interval`].
+/// Runs replication until the swarm stops: answers peers and catches up
+/// after announcements and subscriptions, while
+/// [`Replicator::follow_commits`] announces local commits and runs
+/// anti-entropy.
 pub async fn run(replicator: Arc<Replicator<Network>>, mut events: mpsc::Receiver<NetworkEvent>) {
-    if let Err(error) = replicator.start().await {
-        tracing::warn!(%error, "cannot follow the shared contexts");
-    }
-    let mut commits = replicator.node().subscribe();
-    let mut ticks = tokio::time::interval(replicator.config.interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let local = tokio::spawn(replicator.clone().follow_commits());
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
-    let ticking = Arc::new(Semaphore::new(1));
-    loop {
-        tokio::select! {
-            event = events.recv() => {
-                let Some(event) = event else { return };
-                if !matches!(event, NetworkEvent::Request { .. } | NetworkEvent::Gossip { .. }) {
-                    tracing::debug!(?event, "network");
-                }
-                // Past the bound, a request goes unanswered (the asker's
-                // request fails) and gossip is left to anti-entropy.
-                let Ok(permit) = in_flight.clone().try_acquire_owned() else { continue };
-                let replicator = replicator.clone();
-                tokio::spawn(async move {
-                    let _permit = permit;
-                    match event {
-                        NetworkEvent::Request { peer, data, reply } => {
-                            reply.send(replicator.answer(peer, &data).await);
-                        }
-                        NetworkEvent::Gossip { source, data, .. } => replicator.gossip(source, &data).await,
-                        NetworkEvent::Subscribed { peer, topic } => replicator.subscribed(peer, &topic).await,
-                        NetworkEvent::Connected(_) | NetworkEvent::Disconnected(_) => {}
-                    }
-                });
-            }
-            commit = commits.recv() => match commit {
-                Ok(event) => {
-                    let replicator = replicator.clone();
-                    tokio::spawn(async move { replicator.committed(&event).await });
-                }
-                // Missed announcements: anti-entropy finds what they said.
-                Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => return,
-            },
-            _ = ticks.tick() => {
-                if let Ok(permit) = ticking.clone().try_acquire_owned() {
-                    let replicator = replicator.clone();
-                    tokio::spawn(async move {
-                        let _permit = permit;
-                        replicator.tick().await;
-                    });
-                }
-            }
+    while let Some(event) = events.recv().await {
+        if matches!(
+            event,
+            NetworkEvent::Connected(_) | NetworkEvent::Disconnected(_)
+        ) {
+            tracing::debug!(?event, "network");
+            continue;
         }
+        // Past the bound, a request goes unanswered (the asker's request
+        // fails) and gossip is left to anti-entropy.
+        let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+            continue;
+        };
+        let replicator = replicator.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            match event {
+                NetworkEvent::Request { peer, data, reply } => {
+                    reply.send(replicator.answer(peer, &data).await);
+                }
+                NetworkEvent::Gossip { source, data, .. } => {
+                    replicator.gossip(source, &data).await;
+                }
+                NetworkEvent::Subscribed { peer, topic } => {
+                    replicator.subscribed(peer, &topic).await;
+                }
+                NetworkEvent::Connected(_) | NetworkEvent::Disconnected(_) => {}
+            }
+        });
     }
+    local.abort();
 }

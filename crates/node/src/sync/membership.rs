@@ -39,8 +39,7 @@ impl Members {
             })
             .collect();
         // One order everywhere: the stored list does not depend on arrival.
-        candidates
-            .sort_by(|a, b| (a.body.issued_at, a.signature).cmp(&(b.body.issued_at, b.signature)));
+        candidates.sort_by_key(|invitation| (invitation.body.issued_at, invitation.signature));
         candidates.dedup();
         let mut members = BTreeSet::from([genesis.body.creator]);
         let mut hosts: BTreeMap<Key, BTreeSet<Key>> = BTreeMap::new();

@@ -26,10 +26,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
-use node_network::PeerId;
 use node_primitives::{ApplicationId, ContextId, Hash, PublicKey};
 use node_store::{ContextRecord, Delta, Sharing};
 use serde::Serialize;
+
+pub use node_network::PeerId;
 
 pub use self::libp2p::run;
 use self::membership::Members;
@@ -495,7 +496,7 @@ impl<T: Transport> Replicator<T> {
                 "the inviter's node answered a state request with something else",
             ));
         };
-        if theirs != genesis {
+        if *theirs != genesis {
             return Err(unavailable(
                 "the inviter's node holds another certificate for this context",
             ));
@@ -759,14 +760,10 @@ impl<T: Transport> Replicator<T> {
                 if deltas.is_empty() {
                     break;
                 }
-                for delta in deltas {
-                    if delta.author != author.to_bytes() {
-                        return Err(unavailable(format!("{peer} sent another member's delta")));
-                    }
-                    if self.apply(context, &members, delta).await? {
-                        applied += 1;
-                    }
+                if deltas.iter().any(|delta| delta.author != author.to_bytes()) {
+                    return Err(unavailable(format!("{peer} sent another member's delta")));
                 }
+                applied += self.apply(context, &members, deltas).await?;
                 record = self.record(context)?;
             }
         }
@@ -814,34 +811,55 @@ impl<T: Transport> Replicator<T> {
             .insert(peer, view);
     }
 
-    /// Checks a delta's proof and applies it, durably; whether it was new.
+    /// Checks deltas' proofs and applies them in order, durably, in one
+    /// turn of the context's writer (each runs over the one before, their
+    /// commits share fsyncs); how many were new. A delta whose proof does
+    /// not check out stops the batch: the ones before it still apply.
     async fn apply(
         &self,
         context: &ContextId,
         members: &Members,
-        delta: WireDelta,
-    ) -> Result<bool, NodeError> {
-        let proof = delta.proof.clone();
-        let delta = delta.into_delta();
-        if !members.may_sign(&delta.author.to_bytes(), &proof.signer)
-            || !proto::verify_delta(context, &delta, &proof)
-        {
-            return Err(NodeError::Rejected(format!(
-                "delta {} of member {} is not signed by it or its host",
-                delta.height, delta.author
-            )));
+        deltas: Vec<WireDelta>,
+    ) -> Result<usize, NodeError> {
+        let mut checked = Vec::with_capacity(deltas.len());
+        let mut forged = None;
+        for delta in deltas {
+            let proof = delta.proof.clone();
+            let delta = delta.into_delta();
+            if !members.may_sign(&delta.author.to_bytes(), &proof.signer)
+                || !proto::verify_delta(context, &delta, &proof)
+            {
+                forged = Some(NodeError::Rejected(format!(
+                    "delta {} of member {} is not signed by it or its host",
+                    delta.height, delta.author
+                )));
+                break;
+            }
+            checked.push(delta);
         }
         let context = *context;
-        let mutation = self
+        let (mutations, refused) = self
             .node
-            .run_blocking_on(context, move |node| node.begin_apply(&context, delta))
+            .run_blocking_on(context, move |node| {
+                let mut mutations = Vec::new();
+                for delta in checked {
+                    match node.begin_apply(&context, delta) {
+                        Ok(Some(mutation)) => mutations.push(mutation),
+                        Ok(None) => {}
+                        Err(error) => return Ok::<_, NodeError>((mutations, Some(error))),
+                    }
+                }
+                Ok((mutations, None))
+            })
             .await?;
-        match mutation {
-            Some(mutation) => {
-                mutation.durable().await?;
-                Ok(true)
-            }
-            None => Ok(false),
+        let mut applied = 0;
+        for mutation in mutations {
+            mutation.durable().await?;
+            applied += 1;
+        }
+        match refused.or(forged) {
+            Some(error) => Err(error),
+            None => Ok(applied),
         }
     }
 
@@ -1109,6 +1127,19 @@ impl<T: Transport> Replicator<T> {
         let Ok(records) = self.node.contexts() else {
             return 0;
         };
+        // Forget what is kept about contexts deleted since.
+        {
+            let live: std::collections::HashSet<ContextId> =
+                records.iter().map(|record| record.id).collect();
+            let mut state = self.state();
+            state.peers.retain(|context, _| live.contains(context));
+            state.announced.retain(|context, _| live.contains(context));
+            state.members.retain(|context, _| live.contains(context));
+            state
+                .catching_up
+                .retain(|context, _| live.contains(context));
+            state.followed.retain(|context| live.contains(context));
+        }
         let mut applied = 0;
         for record in records {
             if record.sharing.is_none() {
@@ -1126,6 +1157,44 @@ impl<T: Transport> Replicator<T> {
             }
         }
         applied
+    }
+
+    /// Follows the shared contexts ([`Replicator::start`]), then, until the
+    /// node's event bus closes, announces each local commit
+    /// ([`Replicator::committed`]) and runs anti-entropy
+    /// ([`Replicator::tick`]) every [`SyncConfig::interval`] (a round still
+    /// running makes the next wait).
+    pub async fn follow_commits(self: Arc<Self>) {
+        use tokio::sync::broadcast::error::RecvError;
+        if let Err(error) = self.start().await {
+            tracing::warn!(%error, "cannot follow the shared contexts");
+        }
+        let mut commits = self.node.subscribe();
+        let mut ticks = tokio::time::interval(self.config.interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let ticking = Arc::new(tokio::sync::Semaphore::new(1));
+        loop {
+            tokio::select! {
+                commit = commits.recv() => match commit {
+                    Ok(event) => {
+                        let replicator = self.clone();
+                        tokio::spawn(async move { replicator.committed(&event).await });
+                    }
+                    // Missed announcements: anti-entropy finds what they said.
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                },
+                _ = ticks.tick() => {
+                    if let Ok(permit) = ticking.clone().try_acquire_owned() {
+                        let replicator = self.clone();
+                        tokio::spawn(async move {
+                            let _permit = permit;
+                            replicator.tick().await;
+                        });
+                    }
+                }
+            }
+        }
     }
 
     /// A context's replication state.

@@ -121,7 +121,7 @@ pub(crate) enum Ask {
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub(crate) enum Answer {
     State {
-        genesis: Signed<Genesis>,
+        genesis: Box<Signed<Genesis>>,
         invitations: Vec<Signed<Invitation>>,
         heads: Vec<(Key, u64)>,
         root: Key,

@@ -6,4 +6,5 @@ mod concurrency;
 mod fetch;
 mod replication;
 mod resources;
+mod simulation;
 mod support;
