@@ -7,6 +7,8 @@
 //! - `node-runtime` sees state through a trait: it never depends on `node-store`.
 //! - `server-auth` keeps keys through a trait: it never depends on `node`.
 //! - `client` speaks the wire protocol only: no node, no server.
+//! - `node-network` moves bytes: no other crate of the node, no wasm engine,
+//!   no database.
 
 use std::collections::BTreeSet;
 
@@ -39,6 +41,12 @@ const FORBIDDEN_EDGES: &[(&str, &str, bool)] = &[
     ("client", "server", false),
     ("client", "server-admin", false),
     ("client", "axum", false),
+    ("node-network", "node-primitives", false),
+    ("node-network", "node-store", false),
+    ("node-network", "node-runtime", false),
+    ("node-network", "node", false),
+    ("node-network", "wasmtime", false),
+    ("node-network", "redb", false),
 ];
 
 pub fn run(args: &[String]) -> Result<()> {

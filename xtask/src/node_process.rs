@@ -44,6 +44,12 @@ pub fn apps() -> Result<Vec<PathBuf>> {
 /// BASE`, and returns `BASE`; kills it if it does not within
 /// [`READY_TIMEOUT`]. `log` says where its log is, for the error.
 pub fn wait_ready(child: &mut Child, log: &str) -> Result<String> {
+    Ok(wait_ready_with_swarm(child, log)?.0)
+}
+
+/// As [`wait_ready`], also returning the swarm addresses the node printed
+/// before its ready line.
+pub fn wait_ready_with_swarm(child: &mut Child, log: &str) -> Result<(String, Vec<String>)> {
     let stdout = child.stdout.take().context("the node's stdout")?;
     let (lines, ready) = mpsc::channel();
     std::thread::spawn(move || {
@@ -53,6 +59,7 @@ pub fn wait_ready(child: &mut Child, log: &str) -> Result<String> {
     });
     // The swarm's addresses come first, then the HTTP ready line.
     let deadline = std::time::Instant::now() + READY_TIMEOUT;
+    let mut swarm = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         let line = match ready.recv_timeout(left) {
@@ -67,13 +74,15 @@ pub fn wait_ready(child: &mut Child, log: &str) -> Result<String> {
                 bail!("the node did not report ready within {READY_TIMEOUT:?} ({log})");
             }
         };
-        if line.starts_with("swarm listening on ") {
+        if let Some(address) = line.strip_prefix("swarm listening on ") {
+            swarm.push(address.to_owned());
             continue;
         }
-        return line
+        let base = line
             .strip_prefix("listening on ")
             .map(str::to_owned)
-            .with_context(|| format!("unexpected line from the node: {line:?}"));
+            .with_context(|| format!("unexpected line from the node: {line:?}"))?;
+        return Ok((base, swarm));
     }
 }
 

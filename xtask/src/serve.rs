@@ -1,7 +1,10 @@
 //! `cargo xtask serve`: build the example apps and the node, run the node on a
 //! dev home (`./.dev-node`, kept across runs), install the example apps, create
 //! one context of each unless there is one, and print where everything is.
+//! `--nodes N` runs N nodes (homes `.dev-node-2`, …), the others bootstrapped
+//! to the first, each example context shared with them by invitation.
 
+use std::fmt::Write as _;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -15,51 +18,190 @@ use crate::{build_apps, node_process, shell};
 
 pub fn run(args: &[String]) -> Result<()> {
     let mut listen = "127.0.0.1:2528".to_owned();
+    let mut nodes = 1u16;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--listen" => listen = rest.next().context("--listen needs ADDR:PORT")?.clone(),
-            other => bail!("serve: unknown option `{other}` (only --listen ADDR:PORT)"),
+            "--nodes" => {
+                nodes = rest
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| (1..=9).contains(n))
+                    .context("--nodes needs a number from 1 to 9")?;
+            }
+            other => bail!("serve: unknown option `{other}` (--listen ADDR:PORT, --nodes N)"),
         }
     }
+    let address: std::net::SocketAddr = listen.parse().context("--listen needs ADDR:PORT")?;
     let root = shell::root();
     build_apps::run(&[])?;
     shell::run(shell::cargo().args(["build", "--package", "calimero-node"]))?;
-
-    let home = root.join(".dev-node");
     let binary = root.join("target").join("debug").join("calimero-node");
-    eprintln!("serve: starting the node on {}", home.display());
-    // Caught from before the node exists, so none is lost in between.
+    // Caught from before the nodes exist, so none is lost in between.
     let signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).context("installing signal handlers")?;
-    let mut node = Command::new(&binary)
-        .arg("--home")
-        .arg(&home)
-        .args(["run", "--listen", &listen])
-        .stdout(Stdio::piped())
-        // Its own process group: a terminal's Ctrl-C reaches only this task,
-        // which hands each signal to the node exactly once (see `forward_signals`).
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("starting {}", binary.display()))?;
-    forward_signals(signals, &node);
-    let base = node_process::wait_ready(&mut node, "see its log above")?;
+    let pids = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    forward_signals(signals, pids.clone());
 
-    if let Err(err) = set_up(&root, &base) {
-        let _ = node.kill();
+    let mut children = Vec::new();
+    let mut bootstrap: Option<String> = None;
+    let mut bases = Vec::new();
+    for index in 0..nodes {
+        let home = root.join(home_name(index));
+        let port = address
+            .port()
+            .checked_add(if address.port() == 0 { 0 } else { index })
+            .context("port")?;
+        let listen = std::net::SocketAddr::new(address.ip(), port).to_string();
+        eprintln!("serve: starting node {} on {}", index + 1, home.display());
+        let mut command = Command::new(&binary);
+        command
+            .arg("--home")
+            .arg(&home)
+            .args(["run", "--listen", &listen])
+            .stdout(Stdio::piped())
+            // Its own process group: a terminal's Ctrl-C reaches only this
+            // task, which hands each signal to the nodes exactly once (see
+            // `forward_signals`).
+            .process_group(0);
+        if let Some(first) = &bootstrap {
+            command.args(["--bootstrap", first.as_str()]);
+        }
+        let mut node = command
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        pids.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(rustix::process::Pid::from_child(&node));
+        let ready = node_process::wait_ready_with_swarm(&mut node, "see its log above");
+        children.push(node);
+        let (base, swarm) = match ready {
+            Ok(ready) => ready,
+            Err(err) => {
+                stop_all(&mut children);
+                return Err(err);
+            }
+        };
+        if bootstrap.is_none() {
+            bootstrap = swarm.first().cloned();
+        }
+        bases.push(base);
+    }
+
+    let shared = set_up(&root, &bases[0]).and_then(|contexts| {
+        for index in 1..nodes {
+            share(&binary, &root, index, &contexts)?;
+        }
+        if nodes > 1 {
+            print_nodes(&bases);
+        }
+        Ok(())
+    });
+    if let Err(err) = shared {
+        stop_all(&mut children);
         return Err(err);
     }
-    let status = node.wait().context("waiting for the node")?;
-    if !status.success() {
-        bail!("the node exited with {status}");
+    let mut failed = None;
+    for mut node in children {
+        let status = node.wait().context("waiting for a node")?;
+        if !status.success() {
+            failed = Some(status);
+        }
+    }
+    if let Some(status) = failed {
+        bail!("a node exited with {status}");
     }
     Ok(())
 }
 
-/// Hands SIGINT, SIGTERM and SIGHUP received by this task to the node, so
-/// stopping `cargo xtask serve` in any way stops the node gracefully (and a
-/// second signal stops it at once, as the node does).
-fn forward_signals(mut signals: Signals, node: &Child) {
-    let pid = rustix::process::Pid::from_child(node);
+/// The home of node `index` (from 0): `.dev-node`, `.dev-node-2`, …
+fn home_name(index: u16) -> String {
+    if index == 0 {
+        ".dev-node".to_owned()
+    } else {
+        format!(".dev-node-{}", index + 1)
+    }
+}
+
+fn stop_all(children: &mut [Child]) {
+    for child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// Runs the CLI on node `index`'s home; its JSON answer.
+fn cli(binary: &Path, root: &Path, index: u16, args: &[&str]) -> Result<Value> {
+    let output = Command::new(binary)
+        .arg("--home")
+        .arg(root.join(home_name(index)))
+        .arg("--json")
+        .args(args)
+        .output()
+        .with_context(|| format!("running calimero-node {args:?}"))?;
+    if !output.status.success() {
+        bail!(
+            "calimero-node {args:?} on node {}: {}",
+            index + 1,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    serde_json::from_slice(&output.stdout).with_context(|| format!("the answer of {args:?}"))
+}
+
+/// Shares each of node 1's example contexts with node `index`: a member key
+/// made there, invited by node 1, joined there (skipped when it has the
+/// context already).
+fn share(binary: &Path, root: &Path, index: u16, contexts: &[String]) -> Result<()> {
+    let held: Value = cli(binary, root, index, &["contexts", "list"])?;
+    let held = held.to_string();
+    for context in contexts {
+        if held.contains(context.as_str()) {
+            continue;
+        }
+        let identity = cli(binary, root, index, &["contexts", "identity"])?;
+        let key = text(&identity["publicKey"]);
+        let invited = match cli(binary, root, 0, &["contexts", "invite", context, &key]) {
+            Ok(invited) => invited,
+            // A context a node of an earlier version made cannot be shared.
+            Err(err) if format!("{err:#}").contains("before contexts could be shared") => {
+                eprintln!(
+                    "serve: context {context} cannot be shared (made by an earlier version); delete .dev-node to start afresh"
+                );
+                continue;
+            }
+            Err(err) => return Err(err),
+        };
+        let payload = text(&invited["invitationPayload"]);
+        cli(binary, root, index, &["contexts", "join", &payload])?;
+        eprintln!("serve: node {} joined context {context}", index + 1);
+    }
+    Ok(())
+}
+
+fn print_nodes(bases: &[String]) {
+    let mut text = String::from("The example contexts are shared by every node:\n");
+    for (index, base) in bases.iter().enumerate() {
+        let index = u16::try_from(index).unwrap_or(u16::MAX);
+        let _ = writeln!(
+            text,
+            "  node {}  {base}/admin-dashboard/  (home {}, CLI: cargo run -q -p calimero-node -- --home {} contexts list)",
+            index + 1,
+            home_name(index),
+            home_name(index)
+        );
+    }
+    text.push_str("A mutation on one node shows on the others (a context's page, or `contexts show` with the CLI).\n");
+    println!("{text}");
+}
+
+/// Hands SIGINT, SIGTERM and SIGHUP received by this task to the nodes, so
+/// stopping `cargo xtask serve` in any way stops them gracefully (and a
+/// second signal stops them at once, as a node does).
+fn forward_signals(
+    mut signals: Signals,
+    pids: std::sync::Arc<std::sync::Mutex<Vec<rustix::process::Pid>>>,
+) {
     std::thread::spawn(move || {
         for signal in signals.forever() {
             let forwarded = if signal == SIGINT {
@@ -67,14 +209,21 @@ fn forward_signals(mut signals: Signals, node: &Child) {
             } else {
                 rustix::process::Signal::TERM
             };
-            // The node may have exited already; nothing is left to stop then.
-            let _ = rustix::process::kill_process(pid, forwarded);
+            let pids = pids
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            for pid in pids {
+                // The node may have exited already; nothing is left to stop then.
+                let _ = rustix::process::kill_process(pid, forwarded);
+            }
         }
     });
 }
 
-/// Installs the example apps and makes sure each has a context; prints a summary.
-fn set_up(root: &Path, base: &str) -> Result<()> {
+/// Installs the example apps and makes sure each has a context; prints a
+/// summary; the contexts.
+fn set_up(root: &Path, base: &str) -> Result<Vec<String>> {
     let api = |path: &str| format!("{base}/admin-api{path}");
     let http = ureq::Agent::new_with_defaults();
     let post = |path: &str, body: Value| -> Result<Value> {
@@ -98,6 +247,7 @@ fn set_up(root: &Path, base: &str) -> Result<()> {
         .unwrap_or_default();
 
     let mut summary = Vec::new();
+    let mut contexts = Vec::new();
     let mut kv_context = None;
     let apps_dir = root.join("target").join("apps");
     let mut apps: Vec<_> = std::fs::read_dir(&apps_dir)
@@ -131,6 +281,7 @@ fn set_up(root: &Path, base: &str) -> Result<()> {
                 created["data"]["context"]["id"].clone()
             }
         };
+        contexts.push(text(&context));
         summary.push(format!(
             "  {name:<12} application {} context {}",
             text(&app_id),
@@ -148,7 +299,7 @@ fn set_up(root: &Path, base: &str) -> Result<()> {
     if let Some(context) = kv_context {
         println!("{}", try_it(base, &ws, &context));
     }
-    Ok(())
+    Ok(contexts)
 }
 
 /// Commands that call the kv-store context, for a first try.

@@ -157,6 +157,27 @@ pub enum Contexts {
         /// The context (base58 id).
         id: ContextId,
     },
+    /// Makes a member key held by this node, to be invited into a context
+    /// another node shares.
+    Identity,
+    /// Invites a key into a context: prints the invitation payload the
+    /// invitee's node joins with.
+    Invite {
+        /// The context (base58 id).
+        context: ContextId,
+        /// The key invited (made on the joining node by `contexts identity`).
+        invitee: PublicKey,
+        /// The member signing the invitation (default: the first member
+        /// whose calls run on this node).
+        #[arg(long)]
+        inviter: Option<PublicKey>,
+    },
+    /// Joins a context with an invitation payload; prints the context and
+    /// the member this node joined as.
+    Join {
+        /// What `contexts invite` printed on the inviting node.
+        payload: String,
+    },
 }
 
 /// `keys …`.
@@ -431,12 +452,13 @@ async fn contexts(node: &Client, out: Output, command: Contexts) -> Outcome {
             });
         }
         Contexts::Show { id } => {
-            let context = node.context(id).await?;
+            let (context, sync) = node.context_sync(id).await?;
             let users = node.context_users(id).await?;
             let keys = node.context_client_keys(id).await?;
             let size = node.context_storage(id).await?;
             let value = json!({
                 "context": context, "users": users, "clientKeys": keys, "sizeInBytes": size,
+                "sync": sync,
             });
             out.print(&value, || {
                 let mut text = format!(
@@ -452,7 +474,49 @@ async fn contexts(node: &Client, out: Output, command: Contexts) -> Outcome {
                     &["SIGNING KEY", "CREATED (unix ms)"],
                     keys.iter().map(|key| vec![key.signing_key.clone(), key.created_at.to_string()]),
                 ));
+                if let Some(sync) = &sync {
+                    text.push_str("\n\nreplicas (members' heights here, then each peer's view):\n");
+                    text.push_str(&table(
+                        &["MEMBER", "LOCAL", "HEIGHT"],
+                        sync.members.iter().map(|member| {
+                            vec![member.public_key.to_string(), member.local.to_string(), member.height.to_string()]
+                        }),
+                    ));
+                    text.push('\n');
+                    text.push_str(&table(
+                        &["PEER", "STATUS", "ROOT HASH", "AGE (ms)"],
+                        sync.peers.iter().map(|peer| {
+                            vec![peer.peer_id.clone(), peer.status.clone(), peer.root_hash.to_string(), peer.age_ms.to_string()]
+                        }),
+                    ));
+                }
                 text
+            });
+        }
+        Contexts::Identity => {
+            let key = node.create_identity().await?;
+            out.print(&json!({"publicKey": key}), || key.to_string());
+        }
+        Contexts::Invite {
+            context,
+            invitee,
+            inviter,
+        } => {
+            let inviter = match inviter {
+                Some(inviter) => inviter,
+                None => local_member(node, context).await?,
+            };
+            let payload = node.invite(context, inviter, invitee).await?;
+            out.print(&json!({"invitationPayload": payload}), || payload.clone());
+        }
+        Contexts::Join { payload } => {
+            let joined = node.join(payload).await?;
+            out.print(&joined, || {
+                format!(
+                    "joined {}
+  member: {}",
+                    joined.context_id, joined.member_public_key
+                )
             });
         }
         Contexts::Delete { id } => {
@@ -467,6 +531,21 @@ async fn contexts(node: &Client, out: Output, command: Contexts) -> Outcome {
         }
     }
     Ok(())
+}
+
+/// The first member of a context whose calls run on this node.
+async fn local_member(node: &Client, context: ContextId) -> Result<PublicKey, Failure> {
+    let (_, sync) = node.context_sync(context).await?;
+    sync.and_then(|sync| sync.members.into_iter().find(|member| member.local))
+        .map(|member| member.public_key)
+        .ok_or_else(|| {
+            Failure::Client(client::Error::Api {
+                status: 400,
+                message: format!(
+                    "this node holds no member of context {context}: name one with --inviter"
+                ),
+            })
+        })
 }
 
 async fn keys(node: &Client, out: Output, command: Keys) -> Outcome {

@@ -441,9 +441,10 @@ impl Task {
                     // Nobody to send it to, or sent before: not lost, whoever
                     // lacks it catches up.
                     Err(PublishError::NoPeersSubscribedToTopic | PublishError::Duplicate) => Ok(0),
-                    Err(PublishError::MessageTooLarge) => {
-                        Err(NetworkError::TooLarge { size, limit: self.max_message })
-                    }
+                    Err(PublishError::MessageTooLarge) => Err(NetworkError::TooLarge {
+                        size,
+                        limit: self.max_message,
+                    }),
                     Err(error) => {
                         tracing::debug!(%error, "publish");
                         Ok(0)

@@ -41,6 +41,9 @@ use self::proto::{
 use crate::node::now_ms;
 use crate::{Node, NodeError, NodeEvent};
 
+/// How long a peer that refused a request is left alone by anti-entropy.
+const REFUSED_PAUSE: Duration = Duration::from_secs(10);
+
 /// Replication over the node's libp2p swarm: what a running node has.
 pub type Replication = Replicator<node_network::Network>;
 
@@ -258,6 +261,11 @@ impl<T: Transport> Replicator<T> {
         let Some(sharing) = &record.sharing else {
             return;
         };
+        // Shareable but not shared yet: nothing to follow, and no topic
+        // that would tell peers the context exists.
+        if sharing.invitations.is_empty() && sharing.peers.is_empty() {
+            return;
+        }
         if !self.state().followed.insert(record.id) {
             return;
         }
@@ -358,10 +366,10 @@ impl<T: Transport> Replicator<T> {
             },
             &key,
         );
-        self.follow(&record).await;
         let held_here = self.node.identity(invitee)?.is_some();
         self.admit(context, vec![invitation.clone()], !held_here)
             .await?;
+        self.follow(&self.record(context)?).await;
         let payload = InvitationPayload {
             genesis,
             invitation,
@@ -647,7 +655,9 @@ impl<T: Transport> Replicator<T> {
             .await
             .map_err(unavailable)?;
         match proto::decode::<Answer>(&bytes) {
-            Some(Answer::Refused(why)) => Err(unavailable(format!("{peer} refused: {why}"))),
+            Some(Answer::Refused(why)) => {
+                Err(NodeError::Rejected(format!("{peer} refused: {why}")))
+            }
             Some(answer) => Ok(answer),
             None => Err(unavailable(format!("{peer} sent an unreadable answer"))),
         }
@@ -686,7 +696,11 @@ impl<T: Transport> Replicator<T> {
                     PeerView {
                         heads: BTreeMap::new(),
                         root: Hash::ZERO,
-                        status: "unreachable",
+                        status: if matches!(error, NodeError::Rejected(_)) {
+                            "refused"
+                        } else {
+                            "unreachable"
+                        },
                         at: Instant::now(),
                     },
                 );
@@ -1006,13 +1020,15 @@ impl<T: Transport> Replicator<T> {
     /// member this node holds), then announces the new heads.
     pub async fn committed(&self, event: &NodeEvent) {
         let context = event.context_id;
+        if !self.state().followed.contains(&context) {
+            return;
+        }
         let Ok(record) = self.record(&context) else {
             return;
         };
         let Some(members) = self.members(&record) else {
             return;
         };
-        self.follow(&record).await;
         let unlisted: Vec<PublicKey> = record
             .heads
             .keys()
@@ -1067,7 +1083,15 @@ impl<T: Transport> Replicator<T> {
         if self.state().announced.insert(*context, said.clone()) == Some(said) {
             return;
         }
+        let Ok((_, key)) = self.held_key(&record) else {
+            return;
+        };
         let announce = Announce {
+            auth: Auth::sign(
+                &self.transport.local_peer().to_bytes(),
+                context.as_bytes(),
+                &key,
+            ),
             context: context.to_bytes(),
             heads: heads
                 .iter()
@@ -1094,6 +1118,12 @@ impl<T: Transport> Replicator<T> {
         let Some(members) = self.members(&record) else {
             return;
         };
+        if !members.contains(&announce.auth.member)
+            || !announce.auth.verify(&source.to_bytes(), &announce.context)
+        {
+            tracing::debug!(%context, %source, "an announcement not from a member's node");
+            return;
+        }
         let behind = announce.members as usize > members.len()
             || announce.heads.iter().any(|(author, height)| {
                 record
@@ -1124,39 +1154,41 @@ impl<T: Transport> Replicator<T> {
     /// Anti-entropy: compares every shared context with each of its peers.
     /// How many deltas were applied.
     pub async fn tick(&self) -> usize {
-        let Ok(records) = self.node.contexts() else {
-            return 0;
-        };
-        // Forget what is kept about contexts deleted since.
-        {
-            let live: std::collections::HashSet<ContextId> =
-                records.iter().map(|record| record.id).collect();
-            let mut state = self.state();
-            state.peers.retain(|context, _| live.contains(context));
-            state.announced.retain(|context, _| live.contains(context));
-            state.members.retain(|context, _| live.contains(context));
-            state
-                .catching_up
-                .retain(|context, _| live.contains(context));
-            state.followed.retain(|context| live.contains(context));
-        }
+        let followed: Vec<ContextId> = self.state().followed.iter().copied().collect();
         let mut applied = 0;
-        for record in records {
-            if record.sharing.is_none() {
+        for context in followed {
+            if !matches!(self.node.context(&context), Ok(Some(_))) {
+                // Deleted here: forget what is kept about it.
+                let mut state = self.state();
+                state.followed.remove(&context);
+                state.peers.remove(&context);
+                state.announced.remove(&context);
+                state.members.remove(&context);
+                state.catching_up.remove(&context);
                 continue;
             }
-            let peers = self.transport.topic_peers(&topic(&record.id)).await;
-            tracing::debug!(context = %record.id, peers = peers.len(), "anti-entropy round");
-            for peer in peers {
-                match self.catch_up(peer, &record.id).await {
+            for peer in self.transport.topic_peers(&topic(&context)).await {
+                // A peer that refused recently (not a member's node, or one
+                // that does not know this node's member yet) is asked again
+                // only after a pause.
+                if self.refused_recently(&context, &peer) {
+                    continue;
+                }
+                match self.catch_up(peer, &context).await {
                     Ok(count) => applied += count,
-                    Err(error) => {
-                        tracing::debug!(context = %record.id, %peer, %error, "anti-entropy")
-                    }
+                    Err(error) => tracing::debug!(%context, %peer, %error, "anti-entropy"),
                 }
             }
         }
         applied
+    }
+
+    fn refused_recently(&self, context: &ContextId, peer: &PeerId) -> bool {
+        self.state()
+            .peers
+            .get(context)
+            .and_then(|peers| peers.get(peer))
+            .is_some_and(|view| view.status == "refused" && view.at.elapsed() < REFUSED_PAUSE)
     }
 
     /// Follows the shared contexts ([`Replicator::start`]), then, until the

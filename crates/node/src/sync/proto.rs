@@ -88,6 +88,9 @@ pub(crate) struct Announce {
     pub(crate) context: Key,
     pub(crate) heads: Vec<(Key, u64)>,
     pub(crate) members: u32,
+    /// A member's proof that the publishing peer is its node: a stranger's
+    /// announcement sends nobody asking.
+    pub(crate) auth: Auth,
 }
 
 /// A member's proof that the asking peer is its node: a signature over the

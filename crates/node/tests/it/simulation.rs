@@ -11,7 +11,7 @@
 //! hold every write a node acknowledged (unless that node lost its data).
 //! A permanent partition must not converge (the negative control).
 //!
-//! `CALIMERO_SIM_RUNS` sets the number of seeded runs (default 100);
+//! `CALIMERO_SIM_RUNS` sets the number of seeded runs (default 200);
 //! `CALIMERO_SIM_SEED` replays one seed.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -528,7 +528,7 @@ async fn seeded_runs_converge_after_faults_stop() {
     let runs: u64 = std::env::var("CALIMERO_SIM_RUNS")
         .ok()
         .and_then(|runs| runs.parse().ok())
-        .unwrap_or(100);
+        .unwrap_or(200);
     let seeds: Vec<u64> = match std::env::var("CALIMERO_SIM_SEED")
         .ok()
         .and_then(|seed| seed.parse().ok())

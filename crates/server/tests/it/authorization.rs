@@ -127,6 +127,17 @@ const TABLE: &[Row] = &[
         "/admin-api/identity/keys/{signing_key}",
         [No, Allow, Deny, Deny],
     ),
+    (
+        "POST",
+        "/admin-api/identity/context",
+        [No, Allow, Deny, Deny],
+    ),
+    (
+        "POST",
+        "/admin-api/contexts/invite",
+        [No, Allow, Deny, Deny],
+    ),
+    ("POST", "/admin-api/contexts/join", [No, Allow, Deny, Deny]),
     ("POST", "/jsonrpc", [No, Allow, Allow, Allow]),
     ("POST", "/jsonrpc {other}", [No, Allow, Deny, Deny]),
     (
@@ -251,6 +262,12 @@ impl World {
                 "hash": "11111111111111111111111111111111",
                 "metadata": []
             })),
+            "/admin-api/contexts/invite" => Some(json!({
+                "contextId": self.own,
+                "inviterId": self.member,
+                "inviteeId": PublicKey::from_bytes([9; 32]),
+            })),
+            "/admin-api/contexts/join" => Some(json!({"invitationPayload": "not an invitation"})),
             "/jsonrpc" | "/jsonrpc/dev" => Some(self.rpc(self.own, None)),
             "/jsonrpc {other}" => Some(self.rpc(self.other, None)),
             "/jsonrpc {another executor}" => {
