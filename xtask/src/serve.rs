@@ -88,12 +88,12 @@ pub fn run(args: &[String]) -> Result<()> {
         bases.push(base);
     }
 
-    let shared = set_up(&root, &bases[0]).and_then(|contexts| {
+    let shared = set_up(&root, &bases[0]).and_then(|mut contexts| {
         for index in 1..nodes {
-            share(&binary, &root, index, &contexts)?;
+            share(&binary, &root, index, &mut contexts)?;
         }
         if nodes > 1 {
-            print_nodes(&bases);
+            print_nodes(&bases, &contexts);
         }
         Ok(())
     });
@@ -151,27 +151,26 @@ fn cli(binary: &Path, root: &Path, index: u16, args: &[&str]) -> Result<Value> {
 
 /// Shares each of node 1's example contexts with node `index`: a member key
 /// made there, invited by node 1, joined there (skipped when it has the
-/// context already).
-fn share(binary: &Path, root: &Path, index: u16, contexts: &[String]) -> Result<()> {
+/// context already). A context an earlier version made cannot be shared: a
+/// new one of its application replaces it.
+fn share(binary: &Path, root: &Path, index: u16, contexts: &mut [(String, String)]) -> Result<()> {
     let held: Value = cli(binary, root, index, &["contexts", "list"])?;
     let held = held.to_string();
-    for context in contexts {
+    for (application, context) in contexts.iter_mut() {
         if held.contains(context.as_str()) {
             continue;
         }
+        let shown = cli(binary, root, 0, &["contexts", "show", context])?;
+        if shown["sync"]["shareable"] == Value::Bool(false) {
+            let created = cli(binary, root, 0, &["contexts", "create", application])?;
+            eprintln!(
+                "serve: context {context} was made by an earlier version and cannot be shared; sharing a new one"
+            );
+            *context = text(&created["context"]["id"]);
+        }
         let identity = cli(binary, root, index, &["contexts", "identity"])?;
         let key = text(&identity["publicKey"]);
-        let invited = match cli(binary, root, 0, &["contexts", "invite", context, &key]) {
-            Ok(invited) => invited,
-            // A context a node of an earlier version made cannot be shared.
-            Err(err) if format!("{err:#}").contains("before contexts could be shared") => {
-                eprintln!(
-                    "serve: context {context} cannot be shared (made by an earlier version); delete .dev-node to start afresh"
-                );
-                continue;
-            }
-            Err(err) => return Err(err),
-        };
+        let invited = cli(binary, root, 0, &["contexts", "invite", context, &key])?;
         let payload = text(&invited["invitationPayload"]);
         cli(binary, root, index, &["contexts", "join", &payload])?;
         eprintln!("serve: node {} joined context {context}", index + 1);
@@ -179,8 +178,11 @@ fn share(binary: &Path, root: &Path, index: u16, contexts: &[String]) -> Result<
     Ok(())
 }
 
-fn print_nodes(bases: &[String]) {
-    let mut text = String::from("The example contexts are shared by every node:\n");
+fn print_nodes(bases: &[String], contexts: &[(String, String)]) {
+    let mut text = String::from("These example contexts are shared by every node:\n");
+    for (_, context) in contexts {
+        let _ = writeln!(text, "  {context}");
+    }
     for (index, base) in bases.iter().enumerate() {
         let index = u16::try_from(index).unwrap_or(u16::MAX);
         let _ = writeln!(
@@ -222,8 +224,8 @@ fn forward_signals(
 }
 
 /// Installs the example apps and makes sure each has a context; prints a
-/// summary; the contexts.
-fn set_up(root: &Path, base: &str) -> Result<Vec<String>> {
+/// summary; each context with its application.
+fn set_up(root: &Path, base: &str) -> Result<Vec<(String, String)>> {
     let api = |path: &str| format!("{base}/admin-api{path}");
     let http = ureq::Agent::new_with_defaults();
     let post = |path: &str, body: Value| -> Result<Value> {
@@ -281,7 +283,7 @@ fn set_up(root: &Path, base: &str) -> Result<Vec<String>> {
                 created["data"]["context"]["id"].clone()
             }
         };
-        contexts.push(text(&context));
+        contexts.push((text(&app_id), text(&context)));
         summary.push(format!(
             "  {name:<12} application {} context {}",
             text(&app_id),

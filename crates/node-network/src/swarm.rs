@@ -24,6 +24,9 @@ pub enum NetworkEvent {
         /// The peer that published it (authenticated by gossipsub's own
         /// signature).
         source: Option<PeerId>,
+        /// The connected peer that forwarded it (the publisher, or a peer
+        /// between).
+        via: PeerId,
         /// The topic.
         topic: String,
         /// The payload.
@@ -514,8 +517,13 @@ impl Task {
                 self.emit(NetworkEvent::Disconnected(peer_id));
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => match event {
-                gossipsub::Event::Message { message, .. } => self.emit(NetworkEvent::Gossip {
+                gossipsub::Event::Message {
+                    message,
+                    propagation_source,
+                    ..
+                } => self.emit(NetworkEvent::Gossip {
                     source: message.source,
+                    via: propagation_source,
                     topic: message.topic.into_string(),
                     data: message.data,
                 }),

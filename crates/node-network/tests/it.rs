@@ -54,6 +54,7 @@ async fn two_swarms_answer_requests_and_gossip_on_many_topics() {
                     source,
                     topic,
                     data,
+                    ..
                 } => {
                     let _ = gossip.send((source, topic, data));
                 }

@@ -50,7 +50,8 @@ impl Transport for Network {
     }
 }
 
-/// Most peer requests and gossip messages handled at once.
+/// Most peer requests, and most gossip messages and subscriptions, handled
+/// at once (each).
 const IN_FLIGHT: usize = 64;
 
 /// Runs replication until the swarm stops: answers peers and catches up
@@ -60,6 +61,7 @@ const IN_FLIGHT: usize = 64;
 pub async fn run(replicator: Arc<Replicator<Network>>, mut events: mpsc::Receiver<NetworkEvent>) {
     let local = tokio::spawn(replicator.clone().follow_commits());
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
+    let answering = Arc::new(Semaphore::new(IN_FLIGHT));
     while let Some(event) = events.recv().await {
         if matches!(
             event,
@@ -69,8 +71,15 @@ pub async fn run(replicator: Arc<Replicator<Network>>, mut events: mpsc::Receive
             continue;
         }
         // Past the bound, a request goes unanswered (the asker's request
-        // fails) and gossip is left to anti-entropy.
-        let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+        // fails) and gossip is left to anti-entropy. Peers' requests and
+        // what starts this node's catch-ups have bounds of their own, so
+        // neither crowds out the other.
+        let bound = if matches!(event, NetworkEvent::Request { .. }) {
+            &answering
+        } else {
+            &in_flight
+        };
+        let Ok(permit) = bound.clone().try_acquire_owned() else {
             continue;
         };
         let replicator = replicator.clone();
@@ -80,8 +89,10 @@ pub async fn run(replicator: Arc<Replicator<Network>>, mut events: mpsc::Receive
                 NetworkEvent::Request { peer, data, reply } => {
                     reply.send(replicator.answer(peer, &data).await);
                 }
-                NetworkEvent::Gossip { source, data, .. } => {
-                    replicator.gossip(source, &data).await;
+                NetworkEvent::Gossip {
+                    source, via, data, ..
+                } => {
+                    replicator.gossip(source, via, &data).await;
                 }
                 NetworkEvent::Subscribed { peer, topic } => {
                     replicator.subscribed(peer, &topic).await;

@@ -41,7 +41,7 @@ use self::proto::{
 use crate::node::now_ms;
 use crate::{Node, NodeError, NodeEvent};
 
-/// How long a peer that refused a request is left alone by anti-entropy.
+/// How long a peer that refused or did not answer is left alone.
 const REFUSED_PAUSE: Duration = Duration::from_secs(10);
 
 /// Replication over the node's libp2p swarm: what a running node has.
@@ -740,6 +740,22 @@ impl<T: Transport> Replicator<T> {
             .into_iter()
             .map(|(author, height)| (PublicKey::from_bytes(author), height))
             .collect();
+        // Behind until shown otherwise: a fetch that fails leaves it so.
+        if theirs
+            .iter()
+            .any(|(author, height)| record.heads.get(author).copied().unwrap_or(0) < *height)
+        {
+            self.saw(
+                context,
+                peer,
+                PeerView {
+                    heads: theirs.clone(),
+                    root: Hash::from_bytes(root),
+                    status: "behind",
+                    at: Instant::now(),
+                },
+            );
+        }
         let creator = members.creator();
 
         let mut authors: Vec<PublicKey> = theirs.keys().copied().collect();
@@ -774,8 +790,16 @@ impl<T: Transport> Replicator<T> {
                 if deltas.is_empty() {
                     break;
                 }
-                if deltas.iter().any(|delta| delta.author != author.to_bytes()) {
-                    return Err(unavailable(format!("{peer} sent another member's delta")));
+                // The next ones, in order: a batch that would not advance
+                // this node's head (already applied, or a gap) ends the
+                // catch-up instead of asking again forever.
+                let in_order = deltas.iter().zip(have + 1..).all(|(delta, height)| {
+                    delta.author == author.to_bytes() && delta.height == height
+                });
+                if !in_order {
+                    return Err(unavailable(format!(
+                        "{peer} answered with deltas that are not {author}'s next ones after {have}"
+                    )));
                 }
                 applied += self.apply(context, &members, deltas).await?;
                 record = self.record(context)?;
@@ -913,19 +937,22 @@ impl<T: Transport> Replicator<T> {
         if !self.admit_request(peer) {
             return Err(NodeError::Busy(0));
         }
-        let request = proto::decode::<Request>(request)
-            .ok_or_else(|| NodeError::Rejected("unreadable request".into()))?;
+        // One answer for every way of not being a member's node: a
+        // stranger learns nothing, not even whether the context exists.
+        let refused = || NodeError::Rejected("not a member's node of this context".into());
+        let request = proto::decode::<Request>(request).ok_or_else(refused)?;
+        if !request.auth.verify(&peer.to_bytes(), &request.context) {
+            return Err(refused());
+        }
         let context = proto::context_id(&request.context);
-        let record = self.record(&context)?;
-        let members = self
-            .members(&record)
-            .ok_or_else(|| NodeError::Rejected(format!("context {context} is not shared")))?;
-        if !members.contains(&request.auth.member)
-            || !request.auth.verify(&peer.to_bytes(), &request.context)
-        {
-            return Err(NodeError::Rejected(format!(
-                "the asking peer is not a member's node for context {context}"
-            )));
+        let record = self
+            .node
+            .context(&context)?
+            .filter(|record| record.sharing.is_some())
+            .ok_or_else(refused)?;
+        let members = self.members(&record).ok_or_else(refused)?;
+        if !members.speaks_for_a_node(&request.auth.member) {
+            return Err(refused());
         }
         match request.ask {
             Ask::State => {
@@ -1063,7 +1090,8 @@ impl<T: Transport> Replicator<T> {
         self.announce(&context).await;
     }
 
-    /// Announces a context's heads of the members this node hosts.
+    /// Announces a context's heads (after a local commit, or after applying
+    /// another node's deltas).
     async fn announce(&self, context: &ContextId) {
         let Ok(record) = self.record(context) else {
             return;
@@ -1071,12 +1099,10 @@ impl<T: Transport> Replicator<T> {
         let Some(members) = self.members(&record) else {
             return;
         };
-        let heads: BTreeMap<PublicKey, u64> = record
-            .heads
-            .iter()
-            .filter(|(author, _)| !record.remote.contains(author))
-            .map(|(author, height)| (*author, *height))
-            .collect();
+        // Every member's head, not only those hosted here: a peer that
+        // cannot reach an author's node hears from this one what it can
+        // fetch here.
+        let heads = record.heads.clone();
         let count = u32::try_from(members.len()).unwrap_or(u32::MAX);
         // Said already (several commits announced at once read one record).
         let said = (heads.clone(), count);
@@ -1106,7 +1132,11 @@ impl<T: Transport> Replicator<T> {
 
     /// A gossip message: if the announcing peer has more than this node,
     /// catches up from it.
-    pub async fn gossip(&self, source: Option<PeerId>, data: &[u8]) {
+    ///
+    /// The publisher is asked first; when it cannot be reached (it is not
+    /// connected here, the message came through `via`), the peer that
+    /// forwarded the message is asked instead.
+    pub async fn gossip(&self, source: Option<PeerId>, via: PeerId, data: &[u8]) {
         let Some(source) = source else { return };
         let Some(announce) = proto::decode::<Announce>(data) else {
             return;
@@ -1118,7 +1148,7 @@ impl<T: Transport> Replicator<T> {
         let Some(members) = self.members(&record) else {
             return;
         };
-        if !members.contains(&announce.auth.member)
+        if !members.speaks_for_a_node(&announce.auth.member)
             || !announce.auth.verify(&source.to_bytes(), &announce.context)
         {
             tracing::debug!(%context, %source, "an announcement not from a member's node");
@@ -1133,8 +1163,16 @@ impl<T: Transport> Replicator<T> {
                     .unwrap_or(0)
                     < *height
             });
-        if behind && let Err(error) = self.catch_up(source, &context).await {
-            tracing::debug!(%context, %source, %error, "catch-up after an announcement");
+        if !behind {
+            return;
+        }
+        for peer in std::iter::once(source).chain((via != source).then_some(via)) {
+            match self.catch_up(peer, &context).await {
+                Ok(_) => return,
+                Err(error) => {
+                    tracing::debug!(%context, %peer, %error, "catch-up after an announcement");
+                }
+            }
         }
     }
 
@@ -1143,6 +1181,11 @@ impl<T: Transport> Replicator<T> {
         let Some(context) = context_of_topic(topic) else {
             return;
         };
+        // A peer compared with lately (or that refused or did not answer)
+        // waits for anti-entropy: repeated subscriptions send nobody asking.
+        if self.seen_recently(&context, &peer) {
+            return;
+        }
         if let Ok(record) = self.record(&context)
             && record.sharing.is_some()
             && let Err(error) = self.catch_up(peer, &context).await
@@ -1183,12 +1226,25 @@ impl<T: Transport> Replicator<T> {
         applied
     }
 
+    /// Whether `peer` refused or did not answer lately.
     fn refused_recently(&self, context: &ContextId, peer: &PeerId) -> bool {
         self.state()
             .peers
             .get(context)
             .and_then(|peers| peers.get(peer))
-            .is_some_and(|view| view.status == "refused" && view.at.elapsed() < REFUSED_PAUSE)
+            .is_some_and(|view| {
+                matches!(view.status, "refused" | "unreachable")
+                    && view.at.elapsed() < REFUSED_PAUSE
+            })
+    }
+
+    /// Whether `peer` was compared with (whatever came of it) lately.
+    fn seen_recently(&self, context: &ContextId, peer: &PeerId) -> bool {
+        self.state()
+            .peers
+            .get(context)
+            .and_then(|peers| peers.get(peer))
+            .is_some_and(|view| view.at.elapsed() < REFUSED_PAUSE)
     }
 
     /// Follows the shared contexts ([`Replicator::start`]), then, until the

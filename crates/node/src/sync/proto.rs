@@ -5,7 +5,7 @@
 //! pass for another.
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use node_primitives::{ApplicationId, ContextId, Hash, PublicKey};
 use node_store::Delta;
 
@@ -147,8 +147,9 @@ fn message(domain: &[u8], body: &impl BorshSerialize) -> Vec<u8> {
 }
 
 fn verify(key: &Key, message: &[u8], signature: &[u8; 64]) -> bool {
+    // Strict: no weak (small-order) keys, no malleable signatures.
     VerifyingKey::from_bytes(key).is_ok_and(|key| {
-        key.verify(message, &Signature::from_bytes(signature))
+        key.verify_strict(message, &Signature::from_bytes(signature))
             .is_ok()
     })
 }

@@ -148,7 +148,7 @@ impl Transport for Sim {
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
                     if let Some(node) = net.node(to) {
-                        node.gossip(Some(from), &data).await;
+                        node.gossip(Some(from), from, &data).await;
                     }
                 });
             }
