@@ -16,7 +16,7 @@ use std::time::Duration;
 pub use libp2p::identity::Keypair;
 pub use libp2p::{Multiaddr, PeerId};
 
-pub use crate::swarm::{Network, NetworkEvent, Reply};
+pub use crate::swarm::{GossipId, Network, NetworkEvent, Reply};
 
 /// What the swarm listens on, whom it dials at start, and its bounds.
 #[derive(Debug, Clone)]
@@ -40,6 +40,10 @@ pub struct NetworkConfig {
     pub redial_interval: Duration,
     /// The most topics a peer may subscribe to in our view of it.
     pub max_peer_topics: usize,
+    /// The most connections established at once.
+    pub max_connections: u32,
+    /// The most connections to one peer.
+    pub max_connections_per_peer: u32,
 }
 
 impl Default for NetworkConfig {
@@ -54,6 +58,8 @@ impl Default for NetworkConfig {
             heartbeat: Duration::from_millis(500),
             redial_interval: Duration::from_secs(2),
             max_peer_topics: 100_000,
+            max_connections: 512,
+            max_connections_per_peer: 4,
         }
     }
 }

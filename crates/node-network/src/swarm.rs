@@ -18,9 +18,16 @@ use crate::{Keypair, NetworkConfig, NetworkError};
 
 /// What peers send, in the order the swarm saw it.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "each event moves through one channel once; boxing buys nothing"
+)]
 pub enum NetworkEvent {
     /// A gossip message on a topic this node subscribed to.
     Gossip {
+        /// Which message it is: report whether it is valid with
+        /// [`Network::validate`] (it is forwarded only when it is).
+        id: GossipId,
         /// The peer that published it (authenticated by gossipsub's own
         /// signature).
         source: Option<PeerId>,
@@ -54,6 +61,13 @@ pub enum NetworkEvent {
     },
 }
 
+/// A gossip message awaiting validation.
+#[derive(Debug, Clone)]
+pub struct GossipId {
+    id: MessageId,
+    via: PeerId,
+}
+
 /// The answer to one request.
 #[derive(Debug)]
 pub struct Reply(oneshot::Sender<Vec<u8>>);
@@ -68,6 +82,7 @@ impl Reply {
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
+    limits: libp2p::connection_limits::Behaviour,
     gossipsub: gossipsub::Behaviour<
         gossipsub::IdentityTransform,
         gossipsub::MaxCountSubscriptionFilter<gossipsub::AllowAllSubscriptionFilter>,
@@ -93,6 +108,7 @@ enum Command {
     TopicPeers(String, oneshot::Sender<Vec<PeerId>>),
     Connected(oneshot::Sender<Vec<PeerId>>),
     Remember(PeerId, Vec<Multiaddr>),
+    Validate(GossipId, bool),
     Listening(oneshot::Sender<Vec<Multiaddr>>),
 }
 
@@ -142,6 +158,8 @@ impl Network {
             .heartbeat_interval(config.heartbeat)
             .validation_mode(gossipsub::ValidationMode::Strict)
             .message_id_fn(message_id)
+            // Forwarded only once the node has checked it.
+            .validate_messages()
             .flood_publish(true)
             .mesh_n_low(1)
             .mesh_n(3)
@@ -174,7 +192,12 @@ impl Network {
                         max_subscriptions_per_request: config.max_peer_topics,
                     },
                 )?;
+                let limits = libp2p::connection_limits::ConnectionLimits::default()
+                    .with_max_established(Some(config.max_connections))
+                    .with_max_pending_incoming(Some(config.max_connections / 4 + 1))
+                    .with_max_established_per_peer(Some(config.max_connections_per_peer));
                 Ok(Behaviour {
+                    limits: libp2p::connection_limits::Behaviour::new(limits),
                     gossipsub,
                     sync: request_response::Behaviour::with_codec(
                         codec,
@@ -354,6 +377,18 @@ impl Network {
         self.ask(Command::Connected).await
     }
 
+    /// Reports whether a gossip message is valid: a valid one is delivered
+    /// on to the mesh, an invalid one is dropped here.
+    ///
+    /// # Errors
+    /// [`NetworkError::Stopped`].
+    pub async fn validate(&self, id: GossipId, valid: bool) -> Result<(), NetworkError> {
+        self.commands
+            .send(Command::Validate(id, valid))
+            .await
+            .map_err(|_| NetworkError::Stopped)
+    }
+
     /// Keeps a peer connected: dials it at these addresses now and whenever
     /// its connection drops.
     ///
@@ -474,6 +509,16 @@ impl Task {
             Command::Connected(reply) => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
             }
+            Command::Validate(GossipId { id, via }, valid) => {
+                let acceptance = if valid {
+                    gossipsub::MessageAcceptance::Accept
+                } else {
+                    gossipsub::MessageAcceptance::Ignore
+                };
+                behaviour
+                    .gossipsub
+                    .report_message_validation_result(&id, &via, acceptance);
+            }
             Command::Remember(peer, addresses) => {
                 let known = self.keep.entry(peer).or_default();
                 for address in addresses {
@@ -520,8 +565,12 @@ impl Task {
                 gossipsub::Event::Message {
                     message,
                     propagation_source,
-                    ..
+                    message_id,
                 } => self.emit(NetworkEvent::Gossip {
+                    id: GossipId {
+                        id: message_id,
+                        via: propagation_source,
+                    },
                     source: message.source,
                     via: propagation_source,
                     topic: message.topic.into_string(),

@@ -90,9 +90,21 @@ pub async fn run(replicator: Arc<Replicator<Network>>, mut events: mpsc::Receive
                     reply.send(replicator.answer(peer, &data).await);
                 }
                 NetworkEvent::Gossip {
-                    source, via, data, ..
+                    id,
+                    source,
+                    via,
+                    data,
+                    ..
                 } => {
-                    replicator.gossip(source, via, &data).await;
+                    let announced = replicator.check_announcement(source, &data);
+                    // Forwarded to the mesh only when it is a member's.
+                    let _ = replicator
+                        .transport()
+                        .validate(id, announced.is_some())
+                        .await;
+                    if let (Some(source), Some(announced)) = (source, announced) {
+                        replicator.announced(announced, source, via).await;
+                    }
                 }
                 NetworkEvent::Subscribed { peer, topic } => {
                     replicator.subscribed(peer, &topic).await;

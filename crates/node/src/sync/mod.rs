@@ -136,6 +136,14 @@ pub(crate) fn genesis(
     }
 }
 
+/// A member's node's announcement, checked ([`Replicator::check_announcement`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Announced {
+    context: ContextId,
+    /// Whether it says its node has what this one lacks.
+    behind: bool,
+}
+
 /// How a context compares with one peer's copy, as of the last exchange.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -1130,29 +1138,28 @@ impl<T: Transport> Replicator<T> {
             .await;
     }
 
-    /// A gossip message: if the announcing peer has more than this node,
-    /// catches up from it.
-    ///
-    /// The publisher is asked first; when it cannot be reached (it is not
-    /// connected here, the message came through `via`), the peer that
-    /// forwarded the message is asked instead.
+    /// A gossip message: if it is a member's node's announcement and says
+    /// that node has more than this one, catches up.
     pub async fn gossip(&self, source: Option<PeerId>, via: PeerId, data: &[u8]) {
-        let Some(source) = source else { return };
-        let Some(announce) = proto::decode::<Announce>(data) else {
-            return;
-        };
+        if let (Some(source), Some(announced)) = (source, self.check_announcement(source, data)) {
+            self.announced(announced, source, via).await;
+        }
+    }
+
+    /// Checks a gossip message: an announcement of a shared context, signed
+    /// by a member that speaks for a node, bound to its publisher `source`.
+    /// What it says, or `None` (the message is not forwarded then).
+    pub fn check_announcement(&self, source: Option<PeerId>, data: &[u8]) -> Option<Announced> {
+        let source = source?;
+        let announce = proto::decode::<Announce>(data)?;
         let context = proto::context_id(&announce.context);
-        let Ok(record) = self.record(&context) else {
-            return;
-        };
-        let Some(members) = self.members(&record) else {
-            return;
-        };
+        let record = self.node.context(&context).ok()??;
+        let members = self.members(&record)?;
         if !members.speaks_for_a_node(&announce.auth.member)
             || !announce.auth.verify(&source.to_bytes(), &announce.context)
         {
             tracing::debug!(%context, %source, "an announcement not from a member's node");
-            return;
+            return None;
         }
         let behind = announce.members as usize > members.len()
             || announce.heads.iter().any(|(author, height)| {
@@ -1163,6 +1170,14 @@ impl<T: Transport> Replicator<T> {
                     .unwrap_or(0)
                     < *height
             });
+        Some(Announced { context, behind })
+    }
+
+    /// Follows a checked announcement: when it says `source` has more, catches
+    /// up from it; when `source` cannot be reached (not connected here: the
+    /// message came through `via`), from `via`.
+    pub async fn announced(&self, announced: Announced, source: PeerId, via: PeerId) {
+        let Announced { context, behind } = announced;
         if !behind {
             return;
         }
@@ -1197,7 +1212,15 @@ impl<T: Transport> Replicator<T> {
     /// Anti-entropy: compares every shared context with each of its peers.
     /// How many deltas were applied.
     pub async fn tick(&self) -> usize {
-        let followed: Vec<ContextId> = self.state().followed.iter().copied().collect();
+        let followed: Vec<ContextId> = {
+            let mut state = self.state();
+            // A peer's request budget refills within two seconds: older ones
+            // are full, and forgotten.
+            state
+                .buckets
+                .retain(|_, bucket| bucket.at.elapsed() < Duration::from_secs(10));
+            state.followed.iter().copied().collect()
+        };
         let mut applied = 0;
         for context in followed {
             if !matches!(self.node.context(&context), Ok(Some(_))) {
