@@ -74,7 +74,7 @@ enum Command {
         #[arg(long, env = "CALIMERO_NODE_SWARM_LISTEN", value_delimiter = ',')]
         swarm_listen: Vec<String>,
         /// Peers to dial at start and keep connected (comma-separated
-        /// multiaddrs ending in /p2p/<peer id>).
+        /// multiaddrs ending in `/p2p/<peer id>`).
         #[arg(long, env = "CALIMERO_NODE_BOOTSTRAP", value_delimiter = ',')]
         bootstrap: Vec<String>,
     },

@@ -340,3 +340,83 @@ fn deltas_no_longer_kept_are_refused_not_skipped() {
         "{refused:?}"
     );
 }
+
+fn remove(node: &Node, context: &ContextId, as_member: Option<PublicKey>, key: &str) {
+    let args = json!({"key": key}).to_string();
+    node.mutate(context, "remove", args.as_bytes(), as_member)
+        .expect("remove commits");
+}
+
+fn len(node: &Node, context: &ContextId) -> Value {
+    let output = node.query(context, "len", b"{}", None).expect("len");
+    serde_json::from_slice(&output.returns.expect("a value")).expect("JSON")
+}
+
+/// What two nodes hold after exchanging every delta: whether the values
+/// and the roots agree, and each node's `len`.
+fn exchanged(pair: &Pair) -> (bool, bool, Value, Value) {
+    carry(&pair.a, &pair.b, &pair.context);
+    carry(&pair.b, &pair.a, &pair.context);
+    let (a, b) = (
+        pair.a.context(&pair.context).expect("read").expect("on a"),
+        pair.b.context(&pair.context).expect("read").expect("on b"),
+    );
+    assert_eq!(a.heads, b.heads, "every delta reached both");
+    (
+        entries(&pair.a, &pair.context) == entries(&pair.b, &pair.context),
+        a.root_hash == b.root_hash,
+        len(&pair.a, &pair.context),
+        len(&pair.b, &pair.context),
+    )
+}
+
+/// The 0.2.5 merge on patterns the network cannot fix, pinned: each line
+/// is what `docs/replication.md` says about it.
+#[test]
+fn what_the_0_2_5_merge_does_with_updates_and_deletes() {
+    // An update of a key both nodes hold, made concurrently on each.
+    let pair = pair();
+    set(&pair.a, &pair.context, None, "k", "first");
+    carry(&pair.a, &pair.b, &pair.context);
+    set(&pair.a, &pair.context, None, "k", "from a");
+    set(&pair.b, &pair.context, Some(pair.joiner), "k", "from b");
+    let updated = exchanged(&pair);
+    assert_eq!(entries(&pair.a, &pair.context), json!({"k": "from b"}));
+
+    // A delete, replicated with nothing concurrent.
+    let pair = pair_with(&[("k", "v"), ("other", "kept")]);
+    remove(&pair.a, &pair.context, None, "k");
+    let deleted = exchanged(&pair);
+
+    // A delete on one node, concurrent with an update of the key on the other.
+    let pair = pair_with(&[("k", "v")]);
+    remove(&pair.a, &pair.context, None, "k");
+    set(&pair.b, &pair.context, Some(pair.joiner), "k", "updated");
+    let raced = exchanged(&pair);
+
+    assert_eq!(
+        (updated, deleted, raced),
+        (
+            // Last writer wins on both, but the loser's index keeps its
+            // write's hash: values agree, roots differ.
+            (true, false, json!(1), json!(1)),
+            // The entry is gone on both, but the peer's index keeps the
+            // child: roots differ and its `len` stays stale.
+            (true, false, json!(1), json!(2)),
+            // One node ends with the entry and the other without, and the
+            // roots are equal: equal roots do not prove equal values.
+            (false, true, json!(1), json!(1)),
+        ),
+        "(values agree, roots agree, len on a, len on b) for: a concurrent update, a replicated delete, a delete racing an update"
+    );
+}
+
+/// A pair that already holds `entries`, set on `a` and carried to `b`.
+fn pair_with(entries: &[(&str, &str)]) -> Pair {
+    let pair = pair();
+    for (key, value) in entries {
+        set(&pair.a, &pair.context, None, key, value);
+    }
+    carry(&pair.a, &pair.b, &pair.context);
+    pair
+}
