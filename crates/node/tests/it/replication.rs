@@ -245,22 +245,16 @@ fn concurrent_writes_to_one_key_agree_on_values_but_not_on_roots() {
     carry(&pair.a, &pair.b, &pair.context);
     set(&pair.a, &pair.context, None, "k", "from a");
     set(&pair.b, &pair.context, Some(pair.joiner), "k", "from b");
-    carry(&pair.a, &pair.b, &pair.context);
-    carry(&pair.b, &pair.a, &pair.context);
-    let (a, b) = (
-        pair.a.context(&pair.context).expect("read").expect("on a"),
-        pair.b.context(&pair.context).expect("read").expect("on b"),
-    );
-    assert_eq!(a.heads, b.heads, "every delta reached both");
+    let (values_agree, roots_agree, ..) = exchanged(&pair);
     // The values agree: the later write wins on both (last writer wins by
     // its timestamp)…
+    assert!(values_agree);
     assert_eq!(entries(&pair.a, &pair.context), json!({"k": "from b"}));
-    assert_eq!(entries(&pair.b, &pair.context), json!({"k": "from b"}));
     // …but the roots do not: the node whose write lost keeps that write's
     // hash in the application's index (calimero-storage 0.2.5). Equal values
     // with different roots is what docs/replication.md describes; were the
     // application's merge to change, this would fail and the page with it.
-    assert_ne!(a.root_hash, b.root_hash);
+    assert!(!roots_agree);
 }
 
 #[test]

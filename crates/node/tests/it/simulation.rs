@@ -125,22 +125,29 @@ struct Sim {
     me: usize,
 }
 
+impl Sim {
+    /// The other nodes subscribed to `topic` that this one reaches now.
+    fn reachable_subscribers(&self, topic: &str) -> Vec<usize> {
+        let subscribed: Vec<usize> = lock(&self.net.topics)
+            .iter()
+            .enumerate()
+            .filter(|(index, topics)| *index != self.me && topics.contains(topic))
+            .map(|(index, _)| index)
+            .collect();
+        subscribed
+            .into_iter()
+            .filter(|to| self.net.reachable(self.me, *to))
+            .collect()
+    }
+}
+
 impl Transport for Sim {
     fn local_peer(&self) -> PeerId {
         self.net.peers[self.me]
     }
 
     async fn publish(&self, topic: &str, data: Vec<u8>) {
-        let subscribers: Vec<usize> = lock(&self.net.topics)
-            .iter()
-            .enumerate()
-            .filter(|(index, topics)| *index != self.me && topics.contains(topic))
-            .map(|(index, _)| index)
-            .collect();
-        for to in subscribers {
-            if !self.net.reachable(self.me, to) {
-                continue;
-            }
+        for to in self.reachable_subscribers(topic) {
             let (copies, delay) = self.net.roll();
             for copy in 0..copies {
                 let (net, data, from) = (self.net.clone(), data.clone(), self.net.peers[self.me]);
@@ -185,15 +192,8 @@ impl Transport for Sim {
     }
 
     async fn topic_peers(&self, topic: &str) -> Vec<PeerId> {
-        let subscribed: Vec<usize> = lock(&self.net.topics)
-            .iter()
-            .enumerate()
-            .filter(|(index, topics)| *index != self.me && topics.contains(topic))
-            .map(|(index, _)| index)
-            .collect();
-        subscribed
+        self.reachable_subscribers(topic)
             .into_iter()
-            .filter(|to| self.net.reachable(self.me, *to))
             .map(|to| self.net.peers[to])
             .collect()
     }
