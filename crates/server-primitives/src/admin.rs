@@ -238,7 +238,7 @@ pub struct PeerSync {
     /// The peer's libp2p id.
     pub peer_id: String,
     /// `inSync`, `behind`, `ahead`, `diverged` (same heads, different
-    /// roots) or `unreachable`.
+    /// roots), `refused` or `unreachable`.
     pub status: String,
     /// The peer's heights per member (base58 key → height).
     pub heads: std::collections::BTreeMap<String, u64>,

@@ -152,7 +152,8 @@ pub struct PeerSync {
     pub peer_id: String,
     /// `inSync` (same heads, same root), `diverged` (same heads, different
     /// roots: the application's merge disagrees, see docs/replication.md),
-    /// `behind` / `ahead` (heads differ), or `unreachable`.
+    /// `behind` / `ahead` (heads differ), `refused` (not a member's node, or
+    /// one that does not know this node's member yet) or `unreachable`.
     pub status: &'static str,
     /// The peer's heads.
     pub heads: BTreeMap<String, u64>,
