@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use node_primitives::{ApplicationId, BlobId, ContextId, PublicKey};
+use node_primitives::{ApplicationId, BlobId, ContextId, Hash, PublicKey};
 use redb::{
     Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
     WriteTransaction,
@@ -712,6 +712,40 @@ impl Snapshot {
         Ok((keys, bytes))
     }
 
+    /// SHA-256 over a context's stored values: every key and value, in key
+    /// order, each prefixed by its length, except the records of
+    /// calimero-storage's index. Those (recognised by their key, the
+    /// SHA-256 of `0x00` and the entity id their value starts with) hold
+    /// timestamps and hashes that differ between copies with the same
+    /// values; the entities' data, which they index, is covered. Two copies
+    /// with the same digest hold the same values, whatever their roots say.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub fn values_digest(&self, context: &ContextId) -> Result<Hash, StoreError> {
+        use sha2::{Digest, Sha256};
+        let table = self.txn.open_table(STATE)?;
+        let range = context_range(context.as_bytes());
+        let mut hasher = Sha256::new();
+        for entry in table.range::<&[u8]>(as_slices(&range))? {
+            let (key, value) = entry?;
+            let (key, value) = (&key.value()[32..], value.value());
+            let indexes = |id: &[u8]| {
+                let mut tagged = [0u8; 33];
+                tagged[1..].copy_from_slice(id);
+                Sha256::digest(tagged).as_slice() == key
+            };
+            if key.len() == 32 && value.len() >= 32 && indexes(&value[..32]) {
+                continue;
+            }
+            for part in [key, value] {
+                hasher.update((part.len() as u64).to_be_bytes());
+                hasher.update(part);
+            }
+        }
+        Ok(Hash::from_bytes(hasher.finalize().into()))
+    }
+
     /// Event records of a context with `seq > after`, in order, at most `limit`.
     ///
     /// # Errors
@@ -757,8 +791,10 @@ impl Snapshot {
             .transpose()
     }
 
-    /// At most `limit` of `author`'s stored deltas in a context after
-    /// height `after`, in height order.
+    /// `author`'s stored deltas in a context after height `after`, in
+    /// height order: at most `limit` of them, and no more stored bytes than
+    /// `budget` (the first is returned whatever its size). Rows past the
+    /// budget are not read.
     ///
     /// # Errors
     /// When the database fails.
@@ -768,23 +804,34 @@ impl Snapshot {
         author: &PublicKey,
         after: u64,
         limit: usize,
+        budget: usize,
     ) -> Result<Vec<Delta>, StoreError> {
         let table = self.txn.open_table(DELTAS)?;
         let prefix = join(context.as_bytes(), author.as_bytes());
         let Some((start, end)) = numbered_after(&prefix, after) else {
             return Ok(Vec::new());
         };
-        table
+        let mut deltas = Vec::new();
+        let mut bytes = 0;
+        for entry in table
             .range::<&[u8]>((
                 Bound::Included(start.as_slice()),
                 Bound::Included(end.as_slice()),
             ))?
             .take(limit)
-            .map(|entry| {
-                let (key, value) = entry?;
-                decode_delta(*author, u64_at(key.value(), 64, "delta")?, value.value())
-            })
-            .collect()
+        {
+            let (key, value) = entry?;
+            bytes += value.value().len();
+            if !deltas.is_empty() && bytes > budget {
+                break;
+            }
+            deltas.push(decode_delta(
+                *author,
+                u64_at(key.value(), 64, "delta")?,
+                value.value(),
+            )?);
+        }
+        Ok(deltas)
     }
 
     /// A node-wide value.

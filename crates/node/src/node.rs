@@ -950,8 +950,9 @@ impl Node {
         caller_error(result, failure)
     }
 
-    /// At most `limit` of `author`'s deltas in a context after height
-    /// `after`, in order: what another node lacks of that member's calls.
+    /// `author`'s deltas in a context after height `after`, in order, at
+    /// most `limit` and about `budget` stored bytes (at least one): what
+    /// another node lacks of that member's calls.
     ///
     /// # Errors
     /// When the store fails.
@@ -961,12 +962,13 @@ impl Node {
         author: &PublicKey,
         after: u64,
         limit: usize,
+        budget: usize,
     ) -> Result<Vec<Delta>, NodeError> {
         let deltas = self
             .inner
             .store
             .snapshot()?
-            .deltas_after(context, author, after, limit)?;
+            .deltas_after(context, author, after, limit, budget)?;
         match deltas.first() {
             Some(first) if first.height != after + 1 => Err(NodeError::Conflict(format!(
                 "member {author}'s deltas {} to {} of context {context} are no longer kept here (keep_deltas)",
@@ -1146,6 +1148,29 @@ impl Node {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(id);
         Ok(existed)
+    }
+
+    /// A context's record with the digest of its stored values ([`node_store::Snapshot::values_digest`]), read
+    /// together. `known` is a digest computed earlier with the transaction
+    /// it was computed after: it is returned again, without reading the
+    /// state, while that is still the context's last transaction.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub fn values_digest(
+        &self,
+        id: &ContextId,
+        known: Option<(Hash, Hash)>,
+    ) -> Result<Option<(ContextRecord, Hash)>, NodeError> {
+        let snapshot = self.inner.store.snapshot()?;
+        let Some(record) = snapshot.context(id)? else {
+            return Ok(None);
+        };
+        let digest = match known {
+            Some((transaction, digest)) if transaction == record.last_transaction_hash => digest,
+            _ => snapshot.values_digest(id)?,
+        };
+        Ok(Some((record, digest)))
     }
 
     /// Exact bytes of keys and values of a context's state.

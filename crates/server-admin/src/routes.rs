@@ -668,6 +668,7 @@ fn sync_of(state: node::sync::SyncState) -> ContextSync {
     ContextSync {
         shareable: state.shareable,
         root_hash: state.root_hash,
+        values_hash: state.values_hash,
         members: state
             .members
             .into_iter()
@@ -685,6 +686,7 @@ fn sync_of(state: node::sync::SyncState) -> ContextSync {
                 status: peer.status.to_owned(),
                 heads: peer.heads,
                 root_hash: peer.root_hash,
+                values_hash: peer.values_hash,
                 age_ms: peer.age_ms,
             })
             .collect(),

@@ -211,6 +211,10 @@ pub struct ContextSync {
     pub shareable: bool,
     /// This node's state root.
     pub root_hash: Hash,
+    /// Digest of this node's stored values (calimero-storage's index left out),
+    /// when computed since the context last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values_hash: Option<Hash>,
     /// Its members, with the height of each one's last change applied here.
     pub members: Vec<MemberSync>,
     /// The peers it was last compared with.
@@ -237,13 +241,16 @@ pub struct MemberSync {
 pub struct PeerSync {
     /// The peer's libp2p id.
     pub peer_id: String,
-    /// `inSync`, `behind`, `ahead`, `diverged` (same heads, different
-    /// roots), `refused` or `unreachable`.
+    /// `inSync`, `behind`, `ahead`, `diverged` (same heads, but a
+    /// different root or different stored state), `refused` or
+    /// `unreachable`.
     pub status: String,
     /// The peer's heights per member (base58 key → height).
     pub heads: std::collections::BTreeMap<String, u64>,
     /// The peer's state root.
     pub root_hash: Hash,
+    /// Digest of the peer's stored values.
+    pub values_hash: Hash,
     /// Milliseconds since that exchange.
     pub age_ms: u64,
 }

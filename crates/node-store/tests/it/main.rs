@@ -581,7 +581,7 @@ fn each_members_deltas_are_kept_apart_in_order() {
     assert_eq!(record.heads, BTreeMap::from([(AUTHOR, 2), (other, 1)]));
     let artifacts = |author: &PublicKey, after: u64| -> Vec<(u64, Vec<u8>)> {
         snapshot
-            .deltas_after(&ctx.id, author, after, 10)
+            .deltas_after(&ctx.id, author, after, 10, usize::MAX)
             .expect("read")
             .into_iter()
             .map(|delta| (delta.height, delta.artifact))
@@ -606,7 +606,7 @@ fn each_members_deltas_are_kept_apart_in_order() {
     assert_eq!(artifacts(&other, 0), vec![(1, b"other".to_vec())]);
     assert!(
         snapshot
-            .deltas_after(&ctx.id, &other, u64::MAX, 10)
+            .deltas_after(&ctx.id, &other, u64::MAX, 10, usize::MAX)
             .expect("read")
             .is_empty()
     );
@@ -615,13 +615,13 @@ fn each_members_deltas_are_kept_apart_in_order() {
     let snapshot = store.snapshot().expect("snapshot");
     assert!(
         snapshot
-            .deltas_after(&ctx.id, &AUTHOR, 0, 10)
+            .deltas_after(&ctx.id, &AUTHOR, 0, 10, usize::MAX)
             .expect("read")
             .is_empty()
     );
     assert!(
         snapshot
-            .deltas_after(&ctx.id, &other, 0, 10)
+            .deltas_after(&ctx.id, &other, 0, 10, usize::MAX)
             .expect("read")
             .is_empty()
     );

@@ -150,8 +150,9 @@ pub struct Announced {
 pub struct PeerSync {
     /// The peer.
     pub peer_id: String,
-    /// `inSync` (same heads, same root), `diverged` (same heads, different
-    /// roots: the application's merge disagrees, see docs/replication.md),
+    /// `inSync` (same heads, same root, same values), `diverged`
+    /// (same heads, but a different root or different stored values: the
+    /// application's merge disagrees, see docs/replication.md),
     /// `behind` / `ahead` (heads differ), `refused` (not a member's node, or
     /// one that does not know this node's member yet) or `unreachable`.
     pub status: &'static str,
@@ -159,6 +160,8 @@ pub struct PeerSync {
     pub heads: BTreeMap<String, u64>,
     /// The peer's root.
     pub root_hash: Hash,
+    /// Digest of the peer's stored values (calimero-storage's index left out).
+    pub values_hash: Hash,
     /// Milliseconds since that exchange.
     pub age_ms: u64,
 }
@@ -174,6 +177,9 @@ pub struct SyncState {
     pub members: Vec<MemberSync>,
     /// This node's root.
     pub root_hash: Hash,
+    /// Digest of this node's stored values, when it was computed
+    /// since the context last changed (for a comparison or an answer).
+    pub values_hash: Option<Hash>,
     /// Peers it was compared with.
     pub peers: Vec<PeerSync>,
 }
@@ -194,6 +200,7 @@ pub struct MemberSync {
 struct PeerView {
     heads: BTreeMap<PublicKey, u64>,
     root: Hash,
+    digest: Hash,
     status: &'static str,
     at: Instant,
 }
@@ -212,6 +219,8 @@ struct State {
     members: HashMap<ContextId, (usize, Arc<Members>)>,
     catching_up: HashMap<ContextId, Arc<tokio::sync::Mutex<()>>>,
     followed: std::collections::HashSet<ContextId>,
+    /// Each context's values digest, with the transaction it follows.
+    digests: HashMap<ContextId, (Hash, Hash)>,
 }
 
 /// Keeps this node's shared contexts in step with their peers.
@@ -499,6 +508,8 @@ impl<T: Transport> Replicator<T> {
             &key,
         );
         let deadline = Instant::now() + self.config.join_timeout;
+        // A copy deleted and joined again starts a new transaction chain.
+        self.state().digests.remove(&context);
         // The inviter's state: who the members are.
         let state = self
             .ask_until(peer, &context, &auth, Ask::State, deadline)
@@ -705,6 +716,7 @@ impl<T: Transport> Replicator<T> {
                     PeerView {
                         heads: BTreeMap::new(),
                         root: Hash::ZERO,
+                        digest: Hash::ZERO,
                         status: if matches!(error, NodeError::Rejected(_)) {
                             "refused"
                         } else {
@@ -721,6 +733,7 @@ impl<T: Transport> Replicator<T> {
             invitations,
             heads,
             root,
+            digest,
         } = answer
         else {
             return Err(unavailable(format!(
@@ -760,6 +773,7 @@ impl<T: Transport> Replicator<T> {
                 PeerView {
                     heads: theirs.clone(),
                     root: Hash::from_bytes(root),
+                    digest: Hash::from_bytes(digest),
                     status: "behind",
                     at: Instant::now(),
                 },
@@ -814,7 +828,7 @@ impl<T: Transport> Replicator<T> {
                 record = self.record(context)?;
             }
         }
-        let record = self.record(context)?;
+        let (record, ours) = self.digest(context).await?;
         let same_heads = theirs
             .iter()
             .all(|(author, height)| record.heads.get(author).copied().unwrap_or(0) == *height)
@@ -823,6 +837,7 @@ impl<T: Transport> Replicator<T> {
                 .iter()
                 .all(|(author, height)| theirs.get(author).copied().unwrap_or(0) == *height);
         let root = Hash::from_bytes(root);
+        let digest = Hash::from_bytes(digest);
         let status = if !same_heads {
             if theirs
                 .iter()
@@ -832,9 +847,12 @@ impl<T: Transport> Replicator<T> {
             } else {
                 "ahead"
             }
-        } else if root == record.root_hash {
+        } else if root == record.root_hash && digest == ours {
             "inSync"
         } else {
+            // The same deltas, different results: the application's merge
+            // disagrees (docs/replication.md). Shown, never papered over.
+            tracing::warn!(%context, %peer, %root, ours = %record.root_hash, "diverged: same deltas, different state");
             "diverged"
         };
         self.saw(
@@ -843,11 +861,28 @@ impl<T: Transport> Replicator<T> {
             PeerView {
                 heads: theirs,
                 root,
+                digest,
                 status,
                 at: Instant::now(),
             },
         );
         Ok(applied)
+    }
+
+    /// A context's record and values digest, read together; the digest is
+    /// recomputed only after the context changed.
+    async fn digest(&self, context: &ContextId) -> Result<(ContextRecord, Hash), NodeError> {
+        let known = self.state().digests.get(context).copied();
+        let id = *context;
+        let (record, digest) = self
+            .node
+            .run_blocking(move |node| node.values_digest(&id, known))
+            .await?
+            .ok_or(NodeError::ContextNotFound(*context))?;
+        self.state()
+            .digests
+            .insert(*context, (record.last_transaction_hash, digest));
+        Ok((record, digest))
     }
 
     fn saw(&self, context: &ContextId, peer: PeerId, view: PeerView) {
@@ -965,7 +1000,9 @@ impl<T: Transport> Replicator<T> {
         }
         match request.ask {
             Ask::State => {
-                let sharing = record.sharing.as_ref().expect("checked shared");
+                // Heads, root and digest from one snapshot.
+                let (record, digest) = self.digest(&context).await?;
+                let sharing = record.sharing.as_ref().ok_or_else(refused)?;
                 Ok(Answer::State {
                     genesis: proto::from_text(&sharing.genesis)
                         .ok_or_else(|| NodeError::Internal("unreadable genesis".into()))?,
@@ -976,6 +1013,7 @@ impl<T: Transport> Replicator<T> {
                         .map(|(author, height)| (author.to_bytes(), *height))
                         .collect(),
                     root: record.root_hash.to_bytes(),
+                    digest: digest.to_bytes(),
                 })
             }
             Ask::Deltas {
@@ -986,27 +1024,19 @@ impl<T: Transport> Replicator<T> {
                 let author = PublicKey::from_bytes(author);
                 let limit = limit.min(self.config.batch_deltas).max(1) as usize;
                 let budget = self.config.batch_bytes;
-                let node = self.node.clone();
                 let deltas = self
                     .node
-                    .run_blocking(move |_| node.deltas_after(&context, &author, after, limit))
+                    .run_blocking(move |node| {
+                        node.deltas_after(&context, &author, after, limit, budget)
+                    })
                     .await?;
-                let mut out = Vec::new();
-                let mut bytes = 0;
-                for delta in deltas {
-                    let size = delta.artifact.len()
-                        + delta
-                            .events
-                            .iter()
-                            .map(|(k, d)| k.len() + d.len())
-                            .sum::<usize>();
-                    if !out.is_empty() && bytes + size > budget {
-                        break;
-                    }
-                    bytes += size;
-                    let proof = self.proof_of(&record, &members, &delta)?;
-                    out.push(WireDelta::of(delta, proof));
-                }
+                let out = deltas
+                    .into_iter()
+                    .map(|delta| {
+                        let proof = self.proof_of(&record, &members, &delta)?;
+                        Ok(WireDelta::of(delta, proof))
+                    })
+                    .collect::<Result<_, NodeError>>()?;
                 Ok(Answer::Deltas(out))
             }
             Ask::Application => {
@@ -1341,16 +1371,24 @@ impl<T: Transport> Replicator<T> {
                             .map(|(author, height)| (author.to_string(), *height))
                             .collect(),
                         root_hash: view.root,
+                        values_hash: view.digest,
                         age_ms: u64::try_from(now.duration_since(view.at).as_millis())
                             .unwrap_or(u64::MAX),
                     })
                     .collect()
             })
             .unwrap_or_default();
+        let values_hash = self
+            .state()
+            .digests
+            .get(context)
+            .filter(|(transaction, _)| *transaction == record.last_transaction_hash)
+            .map(|(_, digest)| *digest);
         Ok(SyncState {
             shareable: record.sharing.is_some(),
             members,
             root_hash: record.root_hash,
+            values_hash,
             peers,
         })
     }

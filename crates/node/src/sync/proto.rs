@@ -112,7 +112,7 @@ pub(crate) struct Request {
 /// What is asked.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub(crate) enum Ask {
-    /// Membership, heads and root.
+    /// Membership, heads, root and values digest.
     State,
     /// At most `limit` of `author`'s deltas after `after`.
     Deltas { author: Key, after: u64, limit: u32 },
@@ -128,6 +128,8 @@ pub(crate) enum Answer {
         invitations: Vec<Signed<Invitation>>,
         heads: Vec<(Key, u64)>,
         root: Key,
+        /// Digest of the stored values, read with the heads and root.
+        digest: Key,
     },
     Deltas(Vec<WireDelta>),
     Application(Vec<u8>),

@@ -56,7 +56,7 @@ fn carry(from: &Node, to: &Node, context: &ContextId) -> usize {
             .copied()
             .unwrap_or(0);
         for delta in from
-            .deltas_after(context, author, have, 1_000)
+            .deltas_after(context, author, have, 1_000, usize::MAX)
             .expect("deltas")
         {
             if let Some(mutation) = to.begin_apply(context, delta).expect("applies") {
@@ -115,6 +115,11 @@ fn assert_same(pair: &Pair) {
     assert_eq!(a.root_hash, b.root_hash, "roots");
     assert_eq!(a.heads, b.heads, "every member's deltas");
     assert_eq!(
+        values_digest(&pair.a, &pair.context),
+        values_digest(&pair.b, &pair.context),
+        "stored values"
+    );
+    assert_eq!(
         entries(&pair.a, &pair.context),
         entries(&pair.b, &pair.context)
     );
@@ -163,7 +168,7 @@ fn deltas_out_of_order_or_from_strangers_are_refused() {
     set(&pair.a, &pair.context, None, "b", "2");
     let deltas = pair
         .a
-        .deltas_after(&pair.context, &pair.creator, 0, 10)
+        .deltas_after(&pair.context, &pair.creator, 0, 10, usize::MAX)
         .expect("deltas");
     assert_eq!(deltas.len(), 3);
     // Anything before the creator's `init`: refused.
@@ -323,12 +328,14 @@ fn deltas_no_longer_kept_are_refused_not_skipped() {
         set(&a, &record.id, None, "k", value);
     }
     // Heights 3 and 4 are kept; 1 (init) and 2 are not.
-    let kept = a.deltas_after(&record.id, &creator, 2, 10).expect("kept");
+    let kept = a
+        .deltas_after(&record.id, &creator, 2, 10, usize::MAX)
+        .expect("kept");
     assert_eq!(
         kept.iter().map(|delta| delta.height).collect::<Vec<_>>(),
         [3, 4]
     );
-    let refused = a.deltas_after(&record.id, &creator, 0, 10);
+    let refused = a.deltas_after(&record.id, &creator, 0, 10, usize::MAX);
     assert!(
         matches!(refused, Err(NodeError::Conflict(_))),
         "{refused:?}"
@@ -346,9 +353,18 @@ fn len(node: &Node, context: &ContextId) -> Value {
     serde_json::from_slice(&output.returns.expect("a value")).expect("JSON")
 }
 
-/// What two nodes hold after exchanging every delta: whether the values
-/// and the roots agree, and each node's `len`.
-fn exchanged(pair: &Pair) -> (bool, bool, Value, Value) {
+/// Digest of a node's stored values of a context.
+fn values_digest(node: &Node, context: &ContextId) -> node_primitives::Hash {
+    node.values_digest(context, None)
+        .expect("read")
+        .expect("held")
+        .1
+}
+
+/// What two nodes hold after exchanging every delta: whether the values,
+/// the roots and the stored values (what the nodes compare besides roots)
+/// agree, and each node's `len`.
+fn exchanged(pair: &Pair) -> (bool, bool, bool, Value, Value) {
     carry(&pair.a, &pair.b, &pair.context);
     carry(&pair.b, &pair.a, &pair.context);
     let (a, b) = (
@@ -359,6 +375,7 @@ fn exchanged(pair: &Pair) -> (bool, bool, Value, Value) {
     (
         entries(&pair.a, &pair.context) == entries(&pair.b, &pair.context),
         a.root_hash == b.root_hash,
+        values_digest(&pair.a, &pair.context) == values_digest(&pair.b, &pair.context),
         len(&pair.a, &pair.context),
         len(&pair.b, &pair.context),
     )
@@ -393,15 +410,16 @@ fn what_the_0_2_5_merge_does_with_updates_and_deletes() {
         (
             // Last writer wins on both, but the loser's index keeps its
             // write's hash: values agree, roots differ.
-            (true, false, json!(1), json!(1)),
+            (true, false, true, json!(1), json!(1)),
             // The entry is gone on both, but the peer's index keeps the
             // child: roots differ and its `len` stays stale.
-            (true, false, json!(1), json!(2)),
+            (true, false, true, json!(1), json!(2)),
             // One node ends with the entry and the other without, and the
-            // roots are equal: equal roots do not prove equal values.
-            (false, true, json!(1), json!(1)),
+            // roots are equal: equal roots do not prove equal values. The
+            // stored values differ, which is how a node sees it (`diverged`).
+            (false, true, false, json!(1), json!(1)),
         ),
-        "(values agree, roots agree, len on a, len on b) for: a concurrent update, a replicated delete, a delete racing an update"
+        "(values agree, roots agree, stored values agree, len on a, len on b) for: a concurrent update, a replicated delete, a delete racing an update"
     );
 }
 

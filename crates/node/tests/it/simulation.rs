@@ -7,7 +7,8 @@
 //! Each run: a new context on node 0, joined by the others; every node
 //! writes keys of its own while faults are on; then the faults stop and the
 //! run measures how long until every live node holds the same heads, the
-//! same root and the same values read through the application, which must
+//! same root, the same stored bytes and the same values read through the
+//! application, which must
 //! hold every write a node acknowledged (unless that node lost its data).
 //! A permanent partition must not converge (the negative control).
 //!
@@ -362,6 +363,20 @@ fn converged(world: &World, nodes: &[usize], context: &ContextId) -> Option<Hold
     if !records.all(|record| record.as_ref() == Some(&first)) {
         return None;
     }
+    // Then the stored values, which is what the nodes compare besides roots.
+    let mut digests = nodes.iter().map(|index| {
+        world
+            .node(*index)
+            .node()
+            .values_digest(context, None)
+            .ok()
+            .flatten()
+            .map(|(_, digest)| digest)
+    });
+    let first = digests.next()??;
+    if !digests.all(|digest| digest == Some(first)) {
+        return None;
+    }
     let mut first: Option<Holding> = None;
     for index in nodes {
         let held = holding(world.node(*index).node(), context)?;
@@ -611,7 +626,7 @@ async fn a_permanent_partition_does_not_converge() {
             .all(|peer| peer.peer_id != two || peer.status != "inSync"),
         "{state:?}"
     );
-    // Healed: it catches up.
+    // Healed: it catches up, and node 0 says so once it compared again.
     lock(&world.net.faults).isolated.clear();
     let healed = Instant::now();
     while converged(&world, &[0, 1, 2], &context).is_none() {
@@ -621,4 +636,114 @@ async fn a_permanent_partition_does_not_converge() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    let view = status_of(&world, 0, 2, &context, "inSync").await;
+    assert_eq!(
+        Some(view.values_hash),
+        world
+            .node(0)
+            .sync_state(&context)
+            .expect("sync state")
+            .values_hash
+    );
+}
+
+/// Polls `from`'s view of `to` until it has `status`; that view.
+async fn status_of(
+    world: &World,
+    from: usize,
+    to: usize,
+    context: &ContextId,
+    status: &str,
+) -> node::sync::PeerSync {
+    let peer = world.net.peers[to].to_string();
+    let started = Instant::now();
+    loop {
+        let state = world.node(from).sync_state(context).expect("sync state");
+        if let Some(view) = state
+            .peers
+            .iter()
+            .find(|view| view.peer_id == peer && view.status == status)
+        {
+            return view.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "node {from} never saw node {to} {status}: {state:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A merge the 0.2.5 application cannot reconcile (a delete racing an
+/// update of the same key) leaves equal heads and equal roots but
+/// different values: the nodes report `diverged`, never `inSync`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_delete_racing_an_update_is_reported_diverged() {
+    let world = World::new(2, 5).await;
+    let application = world
+        .node(0)
+        .node()
+        .install_application(&built_app("kv-store"), "test", b"")
+        .expect("installs")
+        .id;
+    let zero = world.node(0).node().clone();
+    let (record, creator) =
+        tokio::task::spawn_blocking(move || zero.create_context(&application, b"{}"))
+            .await
+            .expect("ran")
+            .expect("creates");
+    let context = record.id;
+    world.join(1, context, creator).await;
+    let call = |index: usize, method: &'static str, args: serde_json::Value| {
+        let node = world.node(index).node().clone();
+        tokio::task::spawn_blocking(move || {
+            node.mutate(&context, method, args.to_string().as_bytes(), None)
+                .expect("commits");
+        })
+    };
+    call(0, "set", json!({"key": "k", "value": "v"}))
+        .await
+        .expect("ran");
+    let started = Instant::now();
+    while converged(&world, &[0, 1], &context).is_none() {
+        assert!(started.elapsed() < Duration::from_secs(20), "no first sync");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Apart, one node deletes the key and the other updates it.
+    lock(&world.net.faults).isolated = BTreeSet::from([1]);
+    call(0, "remove", json!({"key": "k"})).await.expect("ran");
+    call(1, "set", json!({"key": "k", "value": "updated"}))
+        .await
+        .expect("ran");
+    lock(&world.net.faults).isolated.clear();
+    let view = status_of(&world, 0, 1, &context, "diverged").await;
+    status_of(&world, 1, 0, &context, "diverged").await;
+    let (zero, one) = (
+        world
+            .node(0)
+            .node()
+            .context(&context)
+            .expect("read")
+            .expect("held"),
+        world
+            .node(1)
+            .node()
+            .context(&context)
+            .expect("read")
+            .expect("held"),
+    );
+    // Every delta reached both, and the roots alone would say "in step".
+    assert_eq!(zero.heads, one.heads);
+    assert_eq!(zero.root_hash, one.root_hash);
+    assert_eq!(view.root_hash, zero.root_hash);
+    let entries = |index: usize| {
+        let output = world
+            .node(index)
+            .node()
+            .query(&context, "entries", b"{}", None)
+            .expect("entries");
+        serde_json::from_slice::<serde_json::Value>(&output.returns.expect("a value"))
+            .expect("JSON")
+    };
+    assert_ne!(entries(0), entries(1), "the values differ");
 }
