@@ -2,8 +2,8 @@
 //! loopback: create on A, invite and join B and C (which fetch the
 //! application from A), mutate on all three at once, `kill -9` B mid-stream
 //! and restart it, then check that every node holds the same values and the
-//! same root, and that a WebSocket subscriber on each saw every change
-//! exactly once, by `seq`.
+//! same root, reports its peers `inSync`, and that a WebSocket subscriber on
+//! each saw every change exactly once, by `seq`.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -215,6 +215,36 @@ async fn three_processes_share_a_context_through_a_crash() {
         assert_eq!(entries.get(key), Some(&format!("v-{key}")), "{key}");
     }
     assert_ne!(root, client::Hash::ZERO.to_string());
+    // And each node says so: every peer it compares with is `inSync`, with
+    // this node's root and values digest (a publisher it could only reach
+    // through another peer stays `unreachable` until that view expires).
+    let started = Instant::now();
+    for (node, client) in clients.iter().enumerate() {
+        loop {
+            let (_, sync) = client.context_sync(context).await.expect("the context");
+            let sync = sync.expect("the node shares contexts");
+            let compared: Vec<_> = sync
+                .peers
+                .iter()
+                .filter(|peer| peer.status != "unreachable")
+                .collect();
+            let agreed = !compared.is_empty()
+                && sync.values_hash.is_some()
+                && compared.iter().all(|peer| {
+                    peer.status == "inSync"
+                        && peer.root_hash == sync.root_hash
+                        && Some(peer.values_hash) == sync.values_hash
+                });
+            if agreed {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "node {node} does not report its peers in step: {sync:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     // One event record per delta, on every node: each applied once.
     let last: u64 = heads.values().sum();
     assert!(last > written.len() as u64, "{heads:?}");

@@ -44,6 +44,10 @@ use crate::{Node, NodeError, NodeEvent};
 /// How long a peer that refused or did not answer is left alone.
 const REFUSED_PAUSE: Duration = Duration::from_secs(10);
 
+/// How long a comparison with a peer is kept and shown: a peer compared
+/// with no more (gone, or never reachable directly) drops out after this.
+const VIEW_KEPT: Duration = Duration::from_secs(60);
+
 /// Replication over the node's libp2p swarm: what a running node has.
 pub type Replication = Replicator<node_network::Network>;
 
@@ -886,11 +890,10 @@ impl<T: Transport> Replicator<T> {
     }
 
     fn saw(&self, context: &ContextId, peer: PeerId, view: PeerView) {
-        self.state()
-            .peers
-            .entry(*context)
-            .or_default()
-            .insert(peer, view);
+        let mut state = self.state();
+        let views = state.peers.entry(*context).or_default();
+        views.retain(|_, view| view.at.elapsed() < VIEW_KEPT);
+        views.insert(peer, view);
     }
 
     /// Checks deltas' proofs and applies them in order, durably, in one
@@ -1362,6 +1365,7 @@ impl<T: Transport> Replicator<T> {
             .map(|peers| {
                 peers
                     .iter()
+                    .filter(|(_, view)| now.duration_since(view.at) < VIEW_KEPT)
                     .map(|(peer, view)| PeerSync {
                         peer_id: peer.to_string(),
                         status: view.status,
