@@ -11,9 +11,11 @@
 
 mod auth;
 mod error;
+mod flush;
 pub mod records;
 mod store;
 mod tables;
+mod values;
 
 pub use auth::{AuthTable, AuthTxn};
 pub use error::StoreError;

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use node_primitives::{ApplicationId, BlobId, ContextId, Hash, PublicKey};
 use redb::{
-    Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
     WriteTransaction,
 };
 use serde::Serialize;
@@ -12,10 +12,12 @@ use serde::de::DeserializeOwned;
 
 use std::ops::Bound;
 
+use crate::flush::Flush;
 use crate::tables::{
     APPLICATIONS, BLOB_CONTEXTS, BLOBS, COMPILED, CONTEXT_BLOBS, CONTEXTS, DELTAS, EVENTS,
-    LEGACY_DELTAS, MEMBER_SECRETS, META, STATE, as_slices, context_range, join,
+    LEGACY_DELTAS, MEMBER_SECRETS, META, STATE, VALUES, as_slices, context_range, join,
 };
+use crate::values;
 use crate::{
     ApplicationRecord, AuthTable, AuthTxn, ContextCommit, ContextRecord, Delta, EventRecord,
     Retention, StoreError,
@@ -28,6 +30,8 @@ pub type MetaChange<'a, E> = dyn FnMut(Option<&[u8]>) -> Result<Vec<u8>, E> + 'a
 #[derive(Debug)]
 pub struct Store {
     db: Database,
+    /// Auth writes wait here for a durable commit they share.
+    flush: Flush,
 }
 
 fn encode(record: &impl Serialize) -> Vec<u8> {
@@ -65,11 +69,15 @@ impl Store {
         txn.open_table(BLOB_CONTEXTS)?;
         txn.open_table(META)?;
         txn.delete_table(LEGACY_DELTAS)?;
+        sum_values(&txn)?;
         crate::auth::create(&txn)?;
         move_member_secrets(&txn)?;
         count_event_bytes(&txn)?;
         txn.commit()?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            flush: Flush::default(),
+        })
     }
 
     /// A consistent read-only view; never waits for writers.
@@ -87,9 +95,12 @@ impl Store {
         &self,
         apply: impl FnOnce(&WriteTransaction) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        // Also makes the auth writes committed before it durable.
+        let covered = self.flush.covered_from_now();
         let txn = self.db.begin_write()?;
         apply(&txn)?;
         txn.commit()?;
+        self.flush.durable(covered);
         Ok(())
     }
 
@@ -227,6 +238,7 @@ impl Store {
                 txn.open_table(table)?
                     .retain_in::<&[u8], _>(as_slices(&range), |_, _| false)?;
             }
+            txn.open_table(VALUES)?.remove(id.as_bytes().as_slice())?;
             let blobs = {
                 let table = txn.open_table(CONTEXT_BLOBS)?;
                 table
@@ -306,8 +318,13 @@ impl Store {
         Ok(())
     }
 
-    /// Runs `change` over the auth tables in one durable transaction;
-    /// nothing is written when it fails.
+    /// Runs `change` over the auth tables in one transaction, and returns
+    /// once it is durable; nothing is written when it fails. Concurrent
+    /// auth writes (logins) share one fsync, with each other and with the
+    /// store's other durable commits: each commits without one, then waits
+    /// for a durable commit that began after it (`flush.rs`). Until then it
+    /// is visible to readers, and lost if the process dies: the caller has
+    /// no answer yet.
     ///
     /// # Errors
     /// `change`'s error, or the database's (converted by `From`).
@@ -315,9 +332,12 @@ impl Store {
         &self,
         change: &mut dyn FnMut(&mut AuthTxn<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let txn = self.db.begin_write().map_err(StoreError::from)?;
+        let mut txn = self.db.begin_write().map_err(StoreError::from)?;
+        txn.set_durability(Durability::None)
+            .map_err(StoreError::from)?;
         change(&mut AuthTxn { txn: &txn })?;
         txn.commit().map_err(StoreError::from)?;
+        self.flush.wait(|| self.write(|_| Ok(())))?;
         Ok(())
     }
 
@@ -388,6 +408,7 @@ fn apply(
     let mut context_blobs = txn.open_table(CONTEXT_BLOBS)?;
     let mut blob_contexts = txn.open_table(BLOB_CONTEXTS)?;
     let mut secrets = txn.open_table(MEMBER_SECRETS)?;
+    let mut sums = txn.open_table(VALUES)?;
     let mut results = Vec::with_capacity(commits.len());
     for commit in commits {
         let id = commit.context.id.as_bytes();
@@ -424,12 +445,22 @@ fn apply(
                 }
             }
         };
-        for (key, value) in &commit.writes {
-            let full = join(id, key);
-            match value {
-                Some(value) => state.insert(full.as_slice(), value.as_slice())?,
-                None => state.remove(full.as_slice())?,
-            };
+        if !commit.writes.is_empty() {
+            let mut sum = values::stored(sums.get(id.as_slice())?.as_ref().map(|row| row.value()))?;
+            for (key, value) in &commit.writes {
+                let full = join(id, key);
+                let old = match value {
+                    Some(value) => state.insert(full.as_slice(), value.as_slice())?,
+                    None => state.remove(full.as_slice())?,
+                };
+                if let Some(old) = old {
+                    values::account(&mut sum, key, old.value(), true);
+                }
+                if let Some(value) = value {
+                    values::account(&mut sum, key, value, false);
+                }
+            }
+            sums.insert(id.as_slice(), sum.as_slice())?;
         }
         if let Some(event) = &commit.event {
             let record = encode(event);
@@ -556,6 +587,34 @@ fn count_event_bytes(txn: &WriteTransaction) -> Result<(), StoreError> {
             record.event_bytes = bytes;
             contexts.insert(record.id.as_bytes().as_slice(), encode(&record).as_slice())?;
         }
+    }
+    Ok(())
+}
+
+/// Computes the values digest of each context that has none (stored by an
+/// earlier version); later commits keep it.
+fn sum_values(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let contexts = txn.open_table(CONTEXTS)?;
+    let state = txn.open_table(STATE)?;
+    let mut sums = txn.open_table(VALUES)?;
+    let ids: Vec<Vec<u8>> = contexts
+        .iter()?
+        .map(|entry| entry.map(|(id, _)| id.value().to_vec()))
+        .collect::<Result<_, _>>()?;
+    for id in ids {
+        if sums.get(id.as_slice())?.is_some() {
+            continue;
+        }
+        let id: [u8; 32] = id.as_slice().try_into().map_err(|_| StoreError::Corrupt {
+            what: "context",
+            reason: format!("a key of {} bytes", id.len()),
+        })?;
+        let mut sum = [0; 32];
+        for entry in state.range::<&[u8]>(as_slices(&context_range(&id)))? {
+            let (key, value) = entry?;
+            values::account(&mut sum, &key.value()[32..], value.value(), false);
+        }
+        sums.insert(id.as_slice(), sum.as_slice())?;
     }
     Ok(())
 }
@@ -712,38 +771,18 @@ impl Snapshot {
         Ok((keys, bytes))
     }
 
-    /// SHA-256 over a context's stored values: every key and value, in key
-    /// order, each prefixed by its length, except the records of
-    /// calimero-storage's index. Those (recognised by their key, the
-    /// SHA-256 of `0x00` and the entity id their value starts with) hold
-    /// timestamps and hashes that differ between copies with the same
-    /// values; the entities' data, which they index, is covered. Two copies
-    /// with the same digest hold the same values, whatever their roots say.
+    /// A context's values digest (`values.rs`): one row, kept by every
+    /// commit. Two copies with the same digest hold the same records, but
+    /// for calimero-storage's index, whatever their roots say.
     ///
     /// # Errors
     /// When the database fails.
     pub fn values_digest(&self, context: &ContextId) -> Result<Hash, StoreError> {
-        use sha2::{Digest, Sha256};
-        let table = self.txn.open_table(STATE)?;
-        let range = context_range(context.as_bytes());
-        let mut hasher = Sha256::new();
-        for entry in table.range::<&[u8]>(as_slices(&range))? {
-            let (key, value) = entry?;
-            let (key, value) = (&key.value()[32..], value.value());
-            let indexes = |id: &[u8]| {
-                let mut tagged = [0u8; 33];
-                tagged[1..].copy_from_slice(id);
-                Sha256::digest(tagged).as_slice() == key
-            };
-            if key.len() == 32 && value.len() >= 32 && indexes(&value[..32]) {
-                continue;
-            }
-            for part in [key, value] {
-                hasher.update((part.len() as u64).to_be_bytes());
-                hasher.update(part);
-            }
-        }
-        Ok(Hash::from_bytes(hasher.finalize().into()))
+        let table = self.txn.open_table(VALUES)?;
+        let sum = table.get(context.as_bytes().as_slice())?;
+        Ok(Hash::from_bytes(values::stored(
+            sum.as_ref().map(|row| row.value()),
+        )?))
     }
 
     /// Event records of a context with `seq > after`, in order, at most `limit`.
@@ -793,8 +832,8 @@ impl Snapshot {
 
     /// `author`'s stored deltas in a context after height `after`, in
     /// height order: at most `limit` of them, and no more stored bytes than
-    /// `budget` (the first is returned whatever its size). Rows past the
-    /// budget are not read.
+    /// `budget` (the first is returned whatever its size). Reading stops at
+    /// the first row past the budget.
     ///
     /// # Errors
     /// When the database fails.

@@ -1150,26 +1150,20 @@ impl Node {
         Ok(existed)
     }
 
-    /// A context's record with the digest of its stored values ([`node_store::Snapshot::values_digest`]), read
-    /// together. `known` is a digest computed earlier with the transaction
-    /// it was computed after: it is returned again, without reading the
-    /// state, while that is still the context's last transaction.
+    /// A context's record with its values digest
+    /// ([`node_store::Snapshot::values_digest`]), read from one snapshot.
     ///
     /// # Errors
     /// When the store fails.
     pub fn values_digest(
         &self,
         id: &ContextId,
-        known: Option<(Hash, Hash)>,
     ) -> Result<Option<(ContextRecord, Hash)>, NodeError> {
         let snapshot = self.inner.store.snapshot()?;
         let Some(record) = snapshot.context(id)? else {
             return Ok(None);
         };
-        let digest = match known {
-            Some((transaction, digest)) if transaction == record.last_transaction_hash => digest,
-            _ => snapshot.values_digest(id)?,
-        };
+        let digest = snapshot.values_digest(id)?;
         Ok(Some((record, digest)))
     }
 

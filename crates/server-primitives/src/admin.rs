@@ -211,10 +211,9 @@ pub struct ContextSync {
     pub shareable: bool,
     /// This node's state root.
     pub root_hash: Hash,
-    /// Digest of this node's stored values (calimero-storage's index left out),
-    /// when computed since the context last changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub values_hash: Option<Hash>,
+    /// Digest of this node's stored values (calimero-storage's index left
+    /// out), which nodes compare besides roots.
+    pub values_hash: Hash,
     /// Its members, with the height of each one's last change applied here.
     pub members: Vec<MemberSync>,
     /// The peers it was last compared with.

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use node_primitives::{ApplicationId, BlobId, ContextId, Hash, PublicKey};
 use node_store::{
-    ApplicationRecord, ContextCommit, ContextRecord, Delta, EventRecord, Retention, Store,
-    StoreError,
+    ApplicationRecord, AuthTable, ContextCommit, ContextRecord, Delta, EventRecord, Retention,
+    Store, StoreError,
 };
 
 fn context(id: u8) -> ContextRecord {
@@ -76,6 +76,7 @@ fn commit(
 /// Set in the child process of [`commits_are_durable_across_a_crash`]: the
 /// database file it commits to before it dies.
 const CRASH_CHILD: &str = "NODE_STORE_TEST_CRASH_CHILD";
+const AUTH_CRASH_CHILD: &str = "NODE_STORE_AUTH_CRASH_CHILD";
 
 #[test]
 fn commits_are_durable_across_a_crash() {
@@ -131,6 +132,130 @@ fn commits_are_durable_across_a_crash() {
         snapshot.state_size(&ctx.id).expect("size"),
         (2, 1 + 1 + 1 + 2)
     );
+}
+
+/// Auth writes share fsyncs (`flush.rs`); each one acknowledged must still
+/// be durable, and a refused one must leave nothing, whatever it shared.
+#[test]
+fn concurrent_auth_writes_are_durable_when_they_return() {
+    const THREADS: usize = 8;
+    const EACH: usize = 25;
+    if let Some(path) = std::env::var_os(AUTH_CRASH_CHILD) {
+        let store = std::sync::Arc::new(Store::open(&path).expect("open"));
+        let writers: Vec<_> = (0..THREADS)
+            .map(|thread| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    for i in 0..EACH {
+                        let key = format!("{thread}-{i}");
+                        store
+                            .auth_write::<StoreError>(&mut |txn| {
+                                txn.insert(AuthTable::ClientKeys, &key, b"row", None)
+                            })
+                            .expect("written");
+                        let refused = store.auth_write::<StoreError>(&mut |txn| {
+                            txn.insert(
+                                AuthTable::ClientKeys,
+                                &format!("refused-{key}"),
+                                b"",
+                                None,
+                            )?;
+                            Err(StoreError::Conflict("refused".into()))
+                        });
+                        assert!(refused.is_err());
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.join().expect("the writer");
+        }
+        // Dies without closing the database: only what was durable survives.
+        std::process::exit(0);
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("node.redb");
+    let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "concurrent_auth_writes_are_durable_when_they_return",
+            "--exact",
+            "--test-threads=1",
+        ])
+        .env(AUTH_CRASH_CHILD, &path)
+        .status()
+        .expect("child runs");
+    assert!(status.success());
+    let store = Store::open(&path).expect("reopen");
+    let rows = store
+        .snapshot()
+        .expect("snapshot")
+        .auth_list(AuthTable::ClientKeys)
+        .expect("rows");
+    let expected: Vec<String> = {
+        let mut keys: Vec<String> = (0..THREADS)
+            .flat_map(|thread| (0..EACH).map(move |i| format!("{thread}-{i}")))
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(
+        rows.into_iter().map(|(key, _)| key).collect::<Vec<_>>(),
+        expected
+    );
+}
+
+/// The values digest follows the records a context holds, not the writes
+/// that led there; it survives a reopen and goes with the context.
+#[test]
+fn the_values_digest_is_that_of_the_records_held() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("node.redb");
+    let store = Store::open(&path).expect("open");
+    let (a, b, c) = (context(1), context(2), context(3));
+    for record in [&a, &b, &c] {
+        store.put_context(record).expect("context");
+    }
+    let digest = |store: &Store, id: &ContextId| {
+        store
+            .snapshot()
+            .expect("snapshot")
+            .values_digest(id)
+            .expect("digest")
+    };
+    assert_eq!(digest(&store, &a.id), Hash::ZERO, "no state yet");
+    // a: a long way round; b: straight there; c: somewhere else.
+    store
+        .commit(&[commit(
+            &a,
+            1,
+            &[("k1", Some("old")), ("k2", Some("gone"))],
+            10,
+        )])
+        .expect("commit");
+    store
+        .commit(&[commit(
+            &a,
+            2,
+            &[("k1", Some("v1")), ("k2", None), ("k3", Some("v3"))],
+            10,
+        )])
+        .expect("commit");
+    store
+        .commit(&[commit(&b, 1, &[("k3", Some("v3")), ("k1", Some("v1"))], 10)])
+        .expect("commit");
+    store
+        .commit(&[commit(&c, 1, &[("k1", Some("v1")), ("k3", Some("v4"))], 10)])
+        .expect("commit");
+    let held = digest(&store, &a.id);
+    assert_ne!(held, Hash::ZERO);
+    assert_eq!(digest(&store, &b.id), held);
+    assert_ne!(digest(&store, &c.id), held);
+    drop(store);
+    let store = Store::open(&path).expect("reopen");
+    assert_eq!(digest(&store, &a.id), held);
+    store.delete_context(&a.id).expect("delete");
+    assert_eq!(digest(&store, &a.id), Hash::ZERO);
+    assert_eq!(digest(&store, &b.id), held);
 }
 
 #[test]

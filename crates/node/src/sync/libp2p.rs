@@ -28,6 +28,10 @@ impl Transport for Network {
         let _ = Network::subscribe(self, topic).await;
     }
 
+    async fn unsubscribe(&self, topic: &str) {
+        let _ = Network::unsubscribe(self, topic).await;
+    }
+
     async fn topic_peers(&self, topic: &str) -> Vec<PeerId> {
         Network::topic_peers(self, topic).await.unwrap_or_default()
     }

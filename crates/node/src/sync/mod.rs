@@ -99,6 +99,8 @@ pub trait Transport: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<u8>, String>> + Send;
     /// Joins a topic.
     fn subscribe(&self, topic: &str) -> impl Future<Output = ()> + Send;
+    /// Leaves a topic.
+    fn unsubscribe(&self, topic: &str) -> impl Future<Output = ()> + Send;
     /// The connected peers on a topic.
     fn topic_peers(&self, topic: &str) -> impl Future<Output = Vec<PeerId>> + Send;
     /// Keeps a peer connected at these addresses.
@@ -181,9 +183,8 @@ pub struct SyncState {
     pub members: Vec<MemberSync>,
     /// This node's root.
     pub root_hash: Hash,
-    /// Digest of this node's stored values, when it was computed
-    /// since the context last changed (for a comparison or an answer).
-    pub values_hash: Option<Hash>,
+    /// Digest of this node's stored values.
+    pub values_hash: Hash,
     /// Peers it was compared with.
     pub peers: Vec<PeerSync>,
 }
@@ -223,8 +224,6 @@ struct State {
     members: HashMap<ContextId, (usize, Arc<Members>)>,
     catching_up: HashMap<ContextId, Arc<tokio::sync::Mutex<()>>>,
     followed: std::collections::HashSet<ContextId>,
-    /// Each context's values digest, with the transaction it follows.
-    digests: HashMap<ContextId, (Hash, Hash)>,
 }
 
 /// Keeps this node's shared contexts in step with their peers.
@@ -512,8 +511,6 @@ impl<T: Transport> Replicator<T> {
             &key,
         );
         let deadline = Instant::now() + self.config.join_timeout;
-        // A copy deleted and joined again starts a new transaction chain.
-        self.state().digests.remove(&context);
         // The inviter's state: who the members are.
         let state = self
             .ask_until(peer, &context, &auth, Ask::State, deadline)
@@ -832,7 +829,7 @@ impl<T: Transport> Replicator<T> {
                 record = self.record(context)?;
             }
         }
-        let (record, ours) = self.digest(context).await?;
+        let (record, ours) = self.digest(context)?;
         let same_heads = theirs
             .iter()
             .all(|(author, height)| record.heads.get(author).copied().unwrap_or(0) == *height)
@@ -856,7 +853,9 @@ impl<T: Transport> Replicator<T> {
         } else {
             // The same deltas, different results: the application's merge
             // disagrees (docs/replication.md). Shown, never papered over.
-            tracing::warn!(%context, %peer, %root, ours = %record.root_hash, "diverged: same deltas, different state");
+            if !self.was(context, &peer, "diverged") {
+                tracing::warn!(%context, %peer, %root, ours = %record.root_hash, "diverged: same deltas, different state");
+            }
             "diverged"
         };
         self.saw(
@@ -873,20 +872,20 @@ impl<T: Transport> Replicator<T> {
         Ok(applied)
     }
 
-    /// A context's record and values digest, read together; the digest is
-    /// recomputed only after the context changed.
-    async fn digest(&self, context: &ContextId) -> Result<(ContextRecord, Hash), NodeError> {
-        let known = self.state().digests.get(context).copied();
-        let id = *context;
-        let (record, digest) = self
-            .node
-            .run_blocking(move |node| node.values_digest(&id, known))
-            .await?
-            .ok_or(NodeError::ContextNotFound(*context))?;
+    /// A context's record and values digest, from one snapshot.
+    fn digest(&self, context: &ContextId) -> Result<(ContextRecord, Hash), NodeError> {
+        self.node
+            .values_digest(context)?
+            .ok_or(NodeError::ContextNotFound(*context))
+    }
+
+    /// Whether the last comparison with `peer` had `status`.
+    fn was(&self, context: &ContextId, peer: &PeerId, status: &str) -> bool {
         self.state()
-            .digests
-            .insert(*context, (record.last_transaction_hash, digest));
-        Ok((record, digest))
+            .peers
+            .get(context)
+            .and_then(|views| views.get(peer))
+            .is_some_and(|view| view.status == status)
     }
 
     fn saw(&self, context: &ContextId, peer: PeerId, view: PeerView) {
@@ -1003,9 +1002,10 @@ impl<T: Transport> Replicator<T> {
         }
         match request.ask {
             Ask::State => {
-                // Heads, root and digest from one snapshot.
-                let (record, digest) = self.digest(&context).await?;
+                // Membership, heads, root and digest from one snapshot.
+                let (record, digest) = self.digest(&context)?;
                 let sharing = record.sharing.as_ref().ok_or_else(refused)?;
+                let members = self.members(&record).ok_or_else(refused)?;
                 Ok(Answer::State {
                     genesis: proto::from_text(&sharing.genesis)
                         .ok_or_else(|| NodeError::Internal("unreadable genesis".into()))?,
@@ -1258,13 +1258,16 @@ impl<T: Transport> Replicator<T> {
         let mut applied = 0;
         for context in followed {
             if !matches!(self.node.context(&context), Ok(Some(_))) {
-                // Deleted here: forget what is kept about it.
-                let mut state = self.state();
-                state.followed.remove(&context);
-                state.peers.remove(&context);
-                state.announced.remove(&context);
-                state.members.remove(&context);
-                state.catching_up.remove(&context);
+                // Deleted here: leave its topic, forget what is kept about it.
+                {
+                    let mut state = self.state();
+                    state.followed.remove(&context);
+                    state.peers.remove(&context);
+                    state.announced.remove(&context);
+                    state.members.remove(&context);
+                    state.catching_up.remove(&context);
+                }
+                self.transport.unsubscribe(&topic(&context)).await;
                 continue;
             }
             for peer in self.transport.topic_peers(&topic(&context)).await {
@@ -1383,11 +1386,9 @@ impl<T: Transport> Replicator<T> {
             })
             .unwrap_or_default();
         let values_hash = self
-            .state()
-            .digests
-            .get(context)
-            .filter(|(transaction, _)| *transaction == record.last_transaction_hash)
-            .map(|(_, digest)| *digest);
+            .node
+            .values_digest(context)?
+            .map_or(Hash::ZERO, |(_, digest)| digest);
         Ok(SyncState {
             shareable: record.sharing.is_some(),
             members,

@@ -355,10 +355,7 @@ fn len(node: &Node, context: &ContextId) -> Value {
 
 /// Digest of a node's stored values of a context.
 fn values_digest(node: &Node, context: &ContextId) -> node_primitives::Hash {
-    node.values_digest(context, None)
-        .expect("read")
-        .expect("held")
-        .1
+    node.values_digest(context).expect("read").expect("held").1
 }
 
 /// What two nodes hold after exchanging every delta: whether the values,

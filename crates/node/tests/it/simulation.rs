@@ -192,6 +192,10 @@ impl Transport for Sim {
         lock(&self.net.topics)[self.me].insert(topic.to_owned());
     }
 
+    async fn unsubscribe(&self, topic: &str) {
+        lock(&self.net.topics)[self.me].remove(topic);
+    }
+
     async fn topic_peers(&self, topic: &str) -> Vec<PeerId> {
         self.reachable_subscribers(topic)
             .into_iter()
@@ -368,7 +372,7 @@ fn converged(world: &World, nodes: &[usize], context: &ContextId) -> Option<Hold
         world
             .node(*index)
             .node()
-            .values_digest(context, None)
+            .values_digest(context)
             .ok()
             .flatten()
             .map(|(_, digest)| digest)
@@ -638,7 +642,7 @@ async fn a_permanent_partition_does_not_converge() {
     }
     let view = status_of(&world, 0, 2, &context, "inSync").await;
     assert_eq!(
-        Some(view.values_hash),
+        view.values_hash,
         world
             .node(0)
             .sync_state(&context)
@@ -746,4 +750,21 @@ async fn a_delete_racing_an_update_is_reported_diverged() {
             .expect("JSON")
     };
     assert_ne!(entries(0), entries(1), "the values differ");
+
+    // Deleted on one node: that node leaves the context's topic.
+    let one = world.node(1).node().clone();
+    tokio::task::spawn_blocking(move || one.delete_context(&context))
+        .await
+        .expect("ran")
+        .expect("deletes");
+    let name = node::sync::topic(&context);
+    let started = Instant::now();
+    while lock(&world.net.topics)[1].contains(&name) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "still on the topic"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(lock(&world.net.topics)[0].contains(&name));
 }
