@@ -7,7 +7,7 @@ use libp2p::StreamProtocol;
 use libp2p::futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// The catch-up protocol's name.
-pub(crate) const PROTOCOL: StreamProtocol = StreamProtocol::new("/calimero/sync/1");
+pub(crate) const PROTOCOL: StreamProtocol = StreamProtocol::new("/calimero/sync/2");
 
 /// Bytes in, bytes out, each bounded.
 #[derive(Debug, Clone)]

@@ -77,14 +77,27 @@ impl Flush {
             marks.flushing = true;
             let covered = marks.committed;
             drop(marks);
+            // Whatever happens (a panic included), the others stop waiting
+            // for this writer: one of them flushes next, or fails as it did.
+            let flushing = Flushing(self);
             let result = durable_commit();
+            drop(flushing);
             marks = self.marks();
-            marks.flushing = false;
             if result.is_ok() && covered > marks.durable {
                 marks.durable = covered;
+                self.changed.notify_all();
             }
-            self.changed.notify_all();
             result?;
         }
+    }
+}
+
+/// A writer's turn at the durable commit; when it ends, the next may run.
+struct Flushing<'a>(&'a Flush);
+
+impl Drop for Flushing<'_> {
+    fn drop(&mut self) {
+        self.0.marks().flushing = false;
+        self.0.changed.notify_all();
     }
 }

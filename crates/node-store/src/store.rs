@@ -319,12 +319,14 @@ impl Store {
     }
 
     /// Runs `change` over the auth tables in one transaction, and returns
-    /// once it is durable; nothing is written when it fails. Concurrent
-    /// auth writes (logins) share one fsync, with each other and with the
-    /// store's other durable commits: each commits without one, then waits
-    /// for a durable commit that began after it (`flush.rs`). Until then it
-    /// is visible to readers, and lost if the process dies: the caller has
-    /// no answer yet.
+    /// once it is durable; nothing is written when `change` fails.
+    /// Concurrent auth writes (logins) share one fsync, with each other and
+    /// with the store's other durable commits: each commits without one,
+    /// then waits for a durable commit that began after it (`flush.rs`).
+    /// Until then it is visible to readers, and lost if the process dies:
+    /// the caller has no answer yet. When that durable commit fails, the
+    /// caller gets the error although the change stays visible, and a later
+    /// durable commit may still persist it.
     ///
     /// # Errors
     /// `change`'s error, or the database's (converted by `From`).
@@ -445,7 +447,7 @@ fn apply(
                 }
             }
         };
-        if !commit.writes.is_empty() {
+        {
             let mut sum = values::stored(sums.get(id.as_slice())?.as_ref().map(|row| row.value()))?;
             for (key, value) in &commit.writes {
                 let full = join(id, key);
@@ -460,7 +462,12 @@ fn apply(
                     values::account(&mut sum, key, value, false);
                 }
             }
-            sums.insert(id.as_slice(), sum.as_slice())?;
+            // With the transaction it is the sum after, which the record
+            // names too: a store that a version without sums wrote to (or
+            // an older record put back) no longer matches, and is summed
+            // again at open.
+            let row = values::row(&sum, context.last_transaction_hash.as_bytes());
+            sums.insert(id.as_slice(), row.as_slice())?;
         }
         if let Some(event) = &commit.event {
             let record = encode(event);
@@ -591,30 +598,31 @@ fn count_event_bytes(txn: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Computes the values digest of each context that has none (stored by an
-/// earlier version); later commits keep it.
+/// Computes the values digest of each context that has none, or one that
+/// does not follow its last transaction (an earlier version wrote to it);
+/// later commits keep it.
 fn sum_values(txn: &WriteTransaction) -> Result<(), StoreError> {
     let contexts = txn.open_table(CONTEXTS)?;
     let state = txn.open_table(STATE)?;
     let mut sums = txn.open_table(VALUES)?;
-    let ids: Vec<Vec<u8>> = contexts
+    let records: Vec<ContextRecord> = contexts
         .iter()?
-        .map(|entry| entry.map(|(id, _)| id.value().to_vec()))
+        .map(|entry| decode::<ContextRecord>("context", entry?.1.value()))
         .collect::<Result<_, _>>()?;
-    for id in ids {
-        if sums.get(id.as_slice())?.is_some() {
+    for record in records {
+        let id = record.id.as_bytes();
+        let transaction = record.last_transaction_hash.as_bytes();
+        if let Some(row) = sums.get(id.as_slice())?
+            && values::covers(row.value(), transaction)
+        {
             continue;
         }
-        let id: [u8; 32] = id.as_slice().try_into().map_err(|_| StoreError::Corrupt {
-            what: "context",
-            reason: format!("a key of {} bytes", id.len()),
-        })?;
         let mut sum = [0; 32];
-        for entry in state.range::<&[u8]>(as_slices(&context_range(&id)))? {
+        for entry in state.range::<&[u8]>(as_slices(&context_range(id)))? {
             let (key, value) = entry?;
             values::account(&mut sum, &key.value()[32..], value.value(), false);
         }
-        sums.insert(id.as_slice(), sum.as_slice())?;
+        sums.insert(id.as_slice(), values::row(&sum, transaction).as_slice())?;
     }
     Ok(())
 }
@@ -920,5 +928,99 @@ impl Snapshot {
     /// When the database fails.
     pub fn blob_count(&self) -> Result<u64, StoreError> {
         Ok(self.txn.open_table(BLOBS)?.len()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use node_primitives::{ContextId, Hash};
+
+    use super::*;
+
+    /// A store written by a version that did not keep values digests (or
+    /// kept them before a downgrade) is summed again at open.
+    #[test]
+    fn a_values_digest_that_does_not_follow_the_record_is_summed_again_at_open() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("node.redb");
+        let id = ContextId::from_bytes([1; 32]);
+        let record = |transaction: u8| ContextRecord {
+            id,
+            application_id: ApplicationId::from_bytes([9; 32]),
+            root_hash: Hash::ZERO,
+            last_transaction_hash: Hash::from_bytes([transaction; 32]),
+            last_seq: u64::from(transaction),
+            last_time_ns: 0,
+            created_at: 1,
+            members: vec![],
+            joined_at: std::collections::BTreeMap::new(),
+            event_bytes: 0,
+            heads: std::collections::BTreeMap::new(),
+            remote: std::collections::BTreeSet::new(),
+            sharing: None,
+        };
+        let digest = |store: &Store| {
+            store
+                .snapshot()
+                .expect("snapshot")
+                .values_digest(&id)
+                .expect("digest")
+        };
+        let store = Store::open(&path).expect("open");
+        store
+            .commit(&[ContextCommit {
+                context: record(1),
+                prior_seq: None,
+                writes: [(b"k".to_vec(), Some(b"v".to_vec()))].into(),
+                event: None,
+                retention: Retention::default(),
+                delta: None,
+                blobs: Vec::new(),
+                member_secrets: Vec::new(),
+            }])
+            .expect("commit");
+        let one = digest(&store);
+        // What a version without sums does: state and record change, the
+        // sum does not.
+        store
+            .write(|txn| {
+                txn.open_table(STATE)?
+                    .insert(join(id.as_bytes(), b"k2").as_slice(), b"v2".as_slice())?;
+                txn.open_table(CONTEXTS)?
+                    .insert(id.as_bytes().as_slice(), encode(&record(2)).as_slice())?;
+                Ok(())
+            })
+            .expect("written");
+        assert_eq!(digest(&store), one, "stale until the next open");
+        drop(store);
+        let store = Store::open(&path).expect("reopen");
+        let two = digest(&store);
+        assert_ne!(two, one);
+        // The same records, summed by commits, give the same digest.
+        store
+            .commit(&[ContextCommit {
+                context: ContextRecord {
+                    id: ContextId::from_bytes([2; 32]),
+                    ..record(3)
+                },
+                prior_seq: None,
+                writes: [
+                    (b"k".to_vec(), Some(b"v".to_vec())),
+                    (b"k2".to_vec(), Some(b"v2".to_vec())),
+                ]
+                .into(),
+                event: None,
+                retention: Retention::default(),
+                delta: None,
+                blobs: Vec::new(),
+                member_secrets: Vec::new(),
+            }])
+            .expect("commit");
+        let other = store
+            .snapshot()
+            .expect("snapshot")
+            .values_digest(&ContextId::from_bytes([2; 32]))
+            .expect("digest");
+        assert_eq!(two, other);
     }
 }

@@ -34,7 +34,8 @@ pub(crate) const BLOB_CONTEXTS: TableDefinition<'_, &[u8], ()> =
 /// `context id ‖ member key → secret`: the member keys this node holds.
 pub(crate) const MEMBER_SECRETS: TableDefinition<'_, &[u8], &[u8]> =
     TableDefinition::new("member_secrets");
-/// `context id → values digest` (32 bytes, `values.rs`).
+/// `context id → values digest ‖ the transaction it follows` (32 + 32
+/// bytes, `values.rs`).
 pub(crate) const VALUES: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("values_digests");
 /// `name → bytes`: node-wide values (identity, secrets, auth state).
 pub(crate) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");

@@ -18,18 +18,33 @@ use crate::StoreError;
 /// A sum of record hashes, big-endian.
 pub(crate) type Sum = [u8; 32];
 
-/// A stored sum (`None`: a context with no state yet).
+/// A stored row: the sum, then the context's transaction it is the sum
+/// after.
+pub(crate) fn row(sum: &Sum, transaction: &[u8; 32]) -> [u8; 64] {
+    let mut row = [0; 64];
+    row[..32].copy_from_slice(sum);
+    row[32..].copy_from_slice(transaction);
+    row
+}
+
+/// The sum of a stored row (`None`: a context with no state yet).
 ///
 /// # Errors
-/// [`StoreError::Corrupt`] for a row that is not 32 bytes.
+/// [`StoreError::Corrupt`] for a row that is not 64 bytes.
 pub(crate) fn stored(row: Option<&[u8]>) -> Result<Sum, StoreError> {
     match row {
         None => Ok([0; 32]),
-        Some(row) => row.try_into().map_err(|_| StoreError::Corrupt {
+        Some(row) if row.len() == 64 => Ok(row[..32].try_into().expect("32 bytes")),
+        Some(row) => Err(StoreError::Corrupt {
             what: "values digest",
             reason: format!("{} bytes", row.len()),
         }),
     }
+}
+
+/// Whether a stored row is the sum after `transaction`.
+pub(crate) fn covers(row: &[u8], transaction: &[u8; 32]) -> bool {
+    row.len() == 64 && row[32..] == transaction[..]
 }
 
 /// Adds (`negate == false`) or subtracts the hash of `key` and `value` to

@@ -1100,8 +1100,9 @@ impl Node {
         Ok(self.inner.store.snapshot()?.auth_list(table)?)
     }
 
-    /// Runs `change` over the auth tables in one durable transaction;
-    /// nothing is written when it fails.
+    /// Runs `change` over the auth tables in one transaction, returning
+    /// once it is durable ([`node_store::Store::auth_write`]); nothing is
+    /// written when `change` fails.
     ///
     /// # Errors
     /// `change`'s error, or the store's.

@@ -1350,7 +1350,7 @@ impl<T: Transport> Replicator<T> {
     /// # Errors
     /// [`NodeError::ContextNotFound`], or the store's error.
     pub fn sync_state(&self, context: &ContextId) -> Result<SyncState, NodeError> {
-        let record = self.record(context)?;
+        let (record, values_hash) = self.digest(context)?;
         let members = record
             .members
             .iter()
@@ -1385,10 +1385,6 @@ impl<T: Transport> Replicator<T> {
                     .collect()
             })
             .unwrap_or_default();
-        let values_hash = self
-            .node
-            .values_digest(context)?
-            .map_or(Hash::ZERO, |(_, digest)| digest);
         Ok(SyncState {
             shareable: record.sharing.is_some(),
             members,
