@@ -156,34 +156,42 @@ fn verify(key: &Key, message: &[u8], signature: &[u8; 64]) -> bool {
     })
 }
 
-impl Signed<Genesis> {
-    pub(crate) fn sign(body: Genesis, context_key: &SigningKey) -> Self {
-        let signature = context_key.sign(&message(GENESIS, &body)).to_bytes();
-        Self { body, signature }
-    }
+/// A body that the key it names signs, under a domain of its own.
+pub(crate) trait Signable: BorshSerialize {
+    /// Prefixes the signed bytes, so that no signature counts as another kind.
+    const DOMAIN: &'static [u8];
+    /// The key whose signature it needs.
+    fn signer(&self) -> &Key;
+}
 
-    /// Signed by the context's key.
-    pub(crate) fn verify(&self) -> bool {
-        verify(
-            &self.body.context,
-            &message(GENESIS, &self.body),
-            &self.signature,
-        )
+impl Signable for Genesis {
+    const DOMAIN: &'static [u8] = GENESIS;
+    /// The context's own key.
+    fn signer(&self) -> &Key {
+        &self.context
     }
 }
 
-impl Signed<Invitation> {
-    pub(crate) fn sign(body: Invitation, inviter: &SigningKey) -> Self {
-        let signature = inviter.sign(&message(INVITATION, &body)).to_bytes();
+impl Signable for Invitation {
+    const DOMAIN: &'static [u8] = INVITATION;
+    /// Its inviter (whether the inviter is a member is the membership's
+    /// question).
+    fn signer(&self) -> &Key {
+        &self.inviter
+    }
+}
+
+impl<T: Signable> Signed<T> {
+    pub(crate) fn sign(body: T, key: &SigningKey) -> Self {
+        let signature = key.sign(&message(T::DOMAIN, &body)).to_bytes();
         Self { body, signature }
     }
 
-    /// Signed by its inviter (whether the inviter is a member is the
-    /// membership's question).
+    /// Signed by the key its body names.
     pub(crate) fn verify(&self) -> bool {
         verify(
-            &self.body.inviter,
-            &message(INVITATION, &self.body),
+            self.body.signer(),
+            &message(T::DOMAIN, &self.body),
             &self.signature,
         )
     }
