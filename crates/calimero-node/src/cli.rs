@@ -475,7 +475,10 @@ async fn contexts(node: &Client, out: Output, command: Contexts) -> Outcome {
                     keys.iter().map(|key| vec![key.signing_key.clone(), key.created_at.to_string()]),
                 ));
                 if let Some(sync) = &sync {
-                    text.push_str("\n\nreplicas (members' heights here, then each peer's view):\n");
+                    text.push_str(&format!(
+                        "\n\nreplicas (root {}, values {}; members' heights here, then each peer's view):\n",
+                        sync.root_hash, sync.values_hash
+                    ));
                     text.push_str(&table(
                         &["MEMBER", "LOCAL", "HEIGHT"],
                         sync.members.iter().map(|member| {
@@ -484,9 +487,15 @@ async fn contexts(node: &Client, out: Output, command: Contexts) -> Outcome {
                     ));
                     text.push('\n');
                     text.push_str(&table(
-                        &["PEER", "STATUS", "ROOT HASH", "AGE (ms)"],
+                        &["PEER", "STATUS", "ROOT HASH", "VALUES HASH", "AGE (ms)"],
                         sync.peers.iter().map(|peer| {
-                            vec![peer.peer_id.clone(), peer.status.clone(), peer.root_hash.to_string(), peer.age_ms.to_string()]
+                            vec![
+                                peer.peer_id.clone(),
+                                peer.status.clone(),
+                                peer.root_hash.to_string(),
+                                peer.values_hash.to_string(),
+                                peer.age_ms.to_string(),
+                            ]
                         }),
                     ));
                 }
