@@ -966,18 +966,23 @@ mod tests {
                 .values_digest(&id)
                 .expect("digest")
         };
+        // A commit that only writes state.
+        let writing = |context: ContextRecord, writes: &[(&[u8], &[u8])]| ContextCommit {
+            context,
+            prior_seq: None,
+            writes: writes
+                .iter()
+                .map(|(key, value)| (key.to_vec(), Some(value.to_vec())))
+                .collect(),
+            event: None,
+            retention: Retention::default(),
+            delta: None,
+            blobs: Vec::new(),
+            member_secrets: Vec::new(),
+        };
         let store = Store::open(&path).expect("open");
         store
-            .commit(&[ContextCommit {
-                context: record(1),
-                prior_seq: None,
-                writes: [(b"k".to_vec(), Some(b"v".to_vec()))].into(),
-                event: None,
-                retention: Retention::default(),
-                delta: None,
-                blobs: Vec::new(),
-                member_secrets: Vec::new(),
-            }])
+            .commit(&[writing(record(1), &[(b"k", b"v")])])
             .expect("commit");
         let one = digest(&store);
         // What a version without sums does: state and record change, the
@@ -998,23 +1003,13 @@ mod tests {
         assert_ne!(two, one);
         // The same records, summed by commits, give the same digest.
         store
-            .commit(&[ContextCommit {
-                context: ContextRecord {
+            .commit(&[writing(
+                ContextRecord {
                     id: ContextId::from_bytes([2; 32]),
                     ..record(3)
                 },
-                prior_seq: None,
-                writes: [
-                    (b"k".to_vec(), Some(b"v".to_vec())),
-                    (b"k2".to_vec(), Some(b"v2".to_vec())),
-                ]
-                .into(),
-                event: None,
-                retention: Retention::default(),
-                delta: None,
-                blobs: Vec::new(),
-                member_secrets: Vec::new(),
-            }])
+                &[(b"k", b"v"), (b"k2", b"v2")],
+            )])
             .expect("commit");
         let other = store
             .snapshot()

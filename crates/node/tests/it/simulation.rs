@@ -316,6 +316,25 @@ impl World {
         *lock(&self.net.faults) = faults;
     }
 
+    /// A kv-store context created on node 0 and joined by every other node.
+    async fn shared_kv_context(&self) -> ContextId {
+        let zero = self.node(0).node().clone();
+        let (record, creator) = tokio::task::spawn_blocking(move || {
+            let application = zero
+                .install_application(&built_app("kv-store"), "test", b"")
+                .expect("installs")
+                .id;
+            zero.create_context(&application, b"{}")
+        })
+        .await
+        .expect("ran")
+        .expect("creates");
+        for index in 1..self.homes.len() {
+            self.join(index, record.id, creator).await;
+        }
+        record.id
+    }
+
     /// Makes `index` a member of `context` by invitation from node 0's
     /// member `inviter`, retrying while the network loses messages.
     async fn join(&self, index: usize, context: ContextId, inviter: PublicKey) {
@@ -588,22 +607,7 @@ async fn seeded_runs_converge_after_faults_stop() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_permanent_partition_does_not_converge() {
     let world = World::new(3, 11).await;
-    let application = world
-        .node(0)
-        .node()
-        .install_application(&built_app("kv-store"), "test", b"")
-        .expect("installs")
-        .id;
-    let zero = world.node(0).node().clone();
-    let (record, creator) =
-        tokio::task::spawn_blocking(move || zero.create_context(&application, b"{}"))
-            .await
-            .expect("ran")
-            .expect("creates");
-    let context = record.id;
-    for index in 1..3 {
-        world.join(index, context, creator).await;
-    }
+    let context = world.shared_kv_context().await;
     lock(&world.net.faults).isolated = BTreeSet::from([2]);
     let a = write(world.net.clone(), 0, context, "zero".into(), 3, 1).await;
     let b = write(world.net.clone(), 2, context, "two".into(), 3, 2).await;
@@ -684,20 +688,7 @@ async fn status_of(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_delete_racing_an_update_is_reported_diverged() {
     let world = World::new(2, 5).await;
-    let application = world
-        .node(0)
-        .node()
-        .install_application(&built_app("kv-store"), "test", b"")
-        .expect("installs")
-        .id;
-    let zero = world.node(0).node().clone();
-    let (record, creator) =
-        tokio::task::spawn_blocking(move || zero.create_context(&application, b"{}"))
-            .await
-            .expect("ran")
-            .expect("creates");
-    let context = record.id;
-    world.join(1, context, creator).await;
+    let context = world.shared_kv_context().await;
     let call = |index: usize, method: &'static str, args: serde_json::Value| {
         let node = world.node(index).node().clone();
         tokio::task::spawn_blocking(move || {
