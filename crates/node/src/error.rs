@@ -53,12 +53,11 @@ pub enum NodeError {
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
-    /// Anything else that is the node's fault.
     /// Another node needed for the work cannot be reached or did not
     /// answer as it should.
     #[error("{0}")]
     Unavailable(String),
-
+    /// Anything else that is the node's fault.
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -73,3 +72,10 @@ impl From<StoreError> for NodeError {
         }
     }
 }
+
+/// What went wrong in a failure that is the node's own, which the answer
+/// to the client leaves out. The server crates attach it to the failed
+/// response (as a response extension); the request layer logs it once,
+/// with the request's id and route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InternalDetail(pub String);

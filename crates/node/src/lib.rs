@@ -33,7 +33,7 @@ mod sharing;
 pub mod sync;
 
 pub use config::NodeConfig;
-pub use error::NodeError;
+pub use error::{InternalDetail, NodeError};
 pub use events::NodeEvent;
 pub use fetch::FetchConfig;
 pub use metrics::latency_histogram;

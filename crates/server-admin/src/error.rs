@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use node::NodeError;
+use node::{InternalDetail, NodeError};
 use server_auth::AuthError;
 use server_primitives::admin::ApiErrorResponse;
 
@@ -14,6 +14,9 @@ pub struct ApiError {
     pub status: StatusCode,
     /// What was wrong.
     pub message: String,
+    /// For the node's own failures, what went wrong: for the log, never
+    /// for the client (see [`InternalDetail`]).
+    pub detail: Option<String>,
 }
 
 /// Seconds a client refused with `503` is asked to wait (`retry-after`).
@@ -25,6 +28,7 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            detail: None,
         }
     }
 
@@ -37,10 +41,12 @@ impl ApiError {
         )
     }
 
-    /// A failure that is the node's own; details go to the log only.
+    /// A failure that is the node's own; `detail` goes to the log only.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
-        tracing::error!(%detail, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        Self {
+            detail: Some(detail.to_string()),
+            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
     }
 }
 
@@ -48,6 +54,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ApiErrorResponse::new(self.status.as_u16(), self.message);
         let mut response = (self.status, Json(body)).into_response();
+        if let Some(detail) = self.detail {
+            response.extensions_mut().insert(InternalDetail(detail));
+        }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

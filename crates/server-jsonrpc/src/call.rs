@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Json, Router};
-use node::{CallOutput, Node, NodeError};
+use node::{CallOutput, Node};
 use node_primitives::{ContextId, PublicKey};
 use prometheus_client::registry::Registry;
 use serde_json::Value;
@@ -22,7 +22,7 @@ use server_primitives::jsonrpc::{
     ResponseBody, RpcError, Version,
 };
 
-use crate::error::{from_node, internal, parse};
+use crate::error::{Failure, from_node, internal, internal_object, parse};
 use crate::metrics::{Metrics, method_name, outcome_name};
 
 /// Largest request body, bytes.
@@ -278,21 +278,12 @@ async fn answer(
             answer
         }
         Err(Failure::Rpc(error)) => Answer::reply(method, request.id, Err(error)),
+        Err(Failure::Internal(detail)) => {
+            let mut answer = Answer::reply(method, request.id, Err(internal_object()));
+            answer.response.extensions_mut().insert(detail);
+            answer
+        }
         Ok(result) => Answer::reply(method, request.id, Ok(result)),
-    }
-}
-
-/// Why a call produced no result.
-enum Failure {
-    /// The protocol's error object.
-    Rpc(ErrorObject),
-    /// The node's admission queue is full: `503`, not a JSON-RPC error.
-    Busy(NodeError),
-}
-
-impl From<ErrorObject> for Failure {
-    fn from(error: ErrorObject) -> Self {
-        Self::Rpc(error)
     }
 }
 
@@ -363,21 +354,15 @@ async fn call(
             .run_blocking(move |node| node.query(&context, &method, &args, executor))
             .await
     };
-    let output = output.map_err(|error| match error {
-        busy @ NodeError::Busy(_) => Failure::Busy(busy),
-        other => Failure::Rpc(from_node(other)),
-    })?;
-    Ok(result(output)?)
+    result(output.map_err(from_node)?)
 }
 
-fn result(output: CallOutput) -> Result<CallResult, ErrorObject> {
+fn result(output: CallOutput) -> Result<CallResult, Failure> {
     let value = match output.returns {
         None => Value::Null,
         Some(bytes) => {
-            let text = String::from_utf8(bytes).map_err(|err| ErrorObject {
-                error: internal(format!("return value is not UTF-8: {err}")),
-                payload: None,
-            })?;
+            let text = String::from_utf8(bytes)
+                .map_err(|err| internal(format!("return value is not UTF-8: {err}")))?;
             serde_json::from_str(&text).map_err(|err| ErrorObject {
                 error: RpcError::SerdeError {
                     message: format!("the return value is not JSON: {err}"),

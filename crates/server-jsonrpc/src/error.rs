@@ -1,11 +1,28 @@
 //! Mapping node errors to the protocol's JSON-RPC errors.
 
-use node::{CallError, NodeError};
+use node::{CallError, InternalDetail, NodeError};
 use serde_json::Value;
 use server_primitives::jsonrpc::{self, ErrorObject, InternalErrorData, RpcError};
 
-/// The error object of a failed call.
-pub(crate) fn from_node(error: NodeError) -> ErrorObject {
+/// Why a call produced no result.
+pub(crate) enum Failure {
+    /// The protocol's error object.
+    Rpc(ErrorObject),
+    /// The node's own failure: the protocol's `InternalError`, and what went
+    /// wrong for the log ([`InternalDetail`]).
+    Internal(InternalDetail),
+    /// The node's admission queue is full: `503`, not a JSON-RPC error.
+    Busy(NodeError),
+}
+
+impl From<ErrorObject> for Failure {
+    fn from(error: ErrorObject) -> Self {
+        Self::Rpc(error)
+    }
+}
+
+/// Why a call failed, for its answer.
+pub(crate) fn from_node(error: NodeError) -> Failure {
     let mut payload = None;
     let error = match error {
         NodeError::ContextNotFound(context_id) => {
@@ -35,21 +52,28 @@ pub(crate) fn from_node(error: NodeError) -> ErrorObject {
         error @ (NodeError::ReservedMethod(_) | NodeError::Rejected(_)) => {
             RpcError::FunctionCallError(error.to_string())
         }
+        busy @ NodeError::Busy(_) => return Failure::Busy(busy),
         error @ (NodeError::Install(_)
         | NodeError::Conflict(_)
         | NodeError::TooLarge(_)
-        | NodeError::Busy(_)
         | NodeError::Unavailable(_)
         | NodeError::Store(_)
-        | NodeError::Internal(_)) => internal(error),
+        | NodeError::Internal(_)) => return internal(error),
     };
-    ErrorObject { error, payload }
+    Failure::Rpc(ErrorObject { error, payload })
 }
 
-/// An internal error: details go to the log only.
-pub(crate) fn internal(detail: impl std::fmt::Display) -> RpcError {
-    tracing::error!(%detail, "internal error in a JSON-RPC call");
-    RpcError::InternalError(InternalErrorData {})
+/// An internal error: `detail` goes to the log only.
+pub(crate) fn internal(detail: impl std::fmt::Display) -> Failure {
+    Failure::Internal(InternalDetail(detail.to_string()))
+}
+
+/// The protocol's error object of an internal error.
+pub(crate) fn internal_object() -> ErrorObject {
+    ErrorObject {
+        error: RpcError::InternalError(InternalErrorData {}),
+        payload: None,
+    }
 }
 
 /// A request that does not parse.

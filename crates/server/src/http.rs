@@ -1,6 +1,7 @@
-//! The layers every request passes, outermost first: request id, request
-//! head size (`431`), tracing span, request metrics, body read deadline; and
-//! the `/metrics` route.
+//! The layer every request passes ([`edge_layer`]: request id, head size
+//! (`431`), tracing span, dev-route guard, body read deadline, request
+//! metrics, the log line of a failure that is the node's own); and the
+//! `/metrics` route.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,13 +17,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use http_body::Body as _;
+use node::InternalDetail;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use server_primitives::admin::ApiErrorResponse;
-use tower_http::trace::TraceLayer;
+use tracing::Instrument;
 
 use crate::Limits;
 
@@ -76,6 +78,21 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Counts an answered request and its latency.
+    fn observe(&self, method: &'static str, route: String, status: StatusCode, took: Duration) {
+        let labels = RouteLabels { method, route };
+        self.seconds
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
+        self.requests
+            .get_or_create(&RequestLabels {
+                method,
+                route: labels.route,
+                status: status.as_u16(),
+            })
+            .inc();
+    }
+
     /// Adds these metrics to `registry`.
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
@@ -138,61 +155,106 @@ impl RequestIds {
     }
 }
 
-/// Gives the request an id (the caller's, when it sent a short printable
-/// one) and echoes it on the response.
-async fn assign_request_id(
-    State(ids): State<RequestIds>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// The request's id: the caller's, when it sent a short printable one, or
+/// a new one, set on the request for the layers and handlers within.
+fn request_id(ids: &RequestIds, request: &mut Request) -> HeaderValue {
     let given = request.headers().get(&REQUEST_ID).filter(|value| {
         value.len() <= MAX_REQUEST_ID && value.as_bytes().iter().all(u8::is_ascii_graphic)
     });
-    let id = match given {
+    match given {
         Some(value) => value.clone(),
         None => {
             let id = ids.next();
             request.headers_mut().insert(REQUEST_ID, id.clone());
             id
         }
+    }
+}
+
+/// What the edge layer needs, shared by every request.
+#[derive(Debug)]
+struct Edge {
+    ids: RequestIds,
+    metrics: Metrics,
+    /// The node listens on a loopback address (see [`guard_dev_routes`]).
+    loopback: bool,
+    body_read_timeout: Duration,
+}
+
+/// Wraps `router` in the layer every request passes. `loopback` says the
+/// node listens on a loopback address (see [`guard_dev_routes`]).
+pub(crate) fn layers(router: Router, limits: &Limits, metrics: Metrics, loopback: bool) -> Router {
+    let edge = Edge {
+        ids: RequestIds::new(),
+        metrics,
+        loopback,
+        body_read_timeout: limits.body_read_timeout,
     };
-    let mut response = next.run(request).await;
+    router.layer(from_fn_with_state(Arc::new(edge), edge_layer))
+}
+
+/// The layer every request passes, in this order: its id (echoed on the
+/// response), the head size check (`431`), a `debug` span, the dev-route
+/// guard (`403`), the body read deadline and size limit (`408`, `413`);
+/// then the request is counted and timed under its route's pattern, and a
+/// failure that is the node's own is logged once, with its detail.
+///
+/// One layer rather than one per concern: each layer is a service the
+/// router clones for every request.
+async fn edge_layer(State(edge): State<Arc<Edge>>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id(&edge.ids, &mut request);
+    let method = method_label(request.method());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let span = span(&request);
+    let mut response = admit(&edge, request, next).instrument(span).await;
+    let status = response.status();
+    if let Some(InternalDetail(detail)) = response.extensions_mut().remove::<InternalDetail>() {
+        tracing::error!(id = id.to_str().unwrap_or(""), method, route, %detail, "internal error");
+    } else if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+        tracing::warn!(id = id.to_str().unwrap_or(""), method, route, %status, "request failed");
+    }
+    edge.metrics
+        .observe(method, route, status, started.elapsed());
     response.headers_mut().insert(REQUEST_ID, id);
     response
 }
 
-fn span(request: &axum::http::Request<Body>) -> tracing::Span {
-    let id = request
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| tracing::field::display(*peer));
-    tracing::info_span!(
-        "request",
-        id,
-        method = %request.method(),
-        path = request.uri().path(),
-        peer,
-    )
+/// The checks before the handler: head size, dev-route guard, body.
+async fn admit(edge: &Edge, request: Request, next: Next) -> Response {
+    let size = head_size(&request);
+    if size > MAX_HEADER_BYTES {
+        return refuse(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!(
+                "the request line and headers take {size} bytes; at most {MAX_HEADER_BYTES} are accepted"
+            ),
+        );
+    }
+    if let Some(reason) = guard_dev_routes(&request, edge.loopback) {
+        return refuse(StatusCode::FORBIDDEN, reason);
+    }
+    read_body_in_time(edge.body_read_timeout, &edge.metrics, request, next).await
 }
 
-/// Wraps `router` in the layers every request passes. `loopback` says the
-/// node listens on a loopback address (see [`guard_dev_routes`]).
-pub(crate) fn layers(router: Router, limits: &Limits, metrics: Metrics, loopback: bool) -> Router {
-    router
-        .layer(from_fn_with_state(
-            (limits.body_read_timeout, metrics.clone()),
-            read_body_in_time,
-        ))
-        .layer(from_fn_with_state(loopback, guard_dev_routes))
-        .layer(from_fn_with_state(metrics, measure))
-        .layer(TraceLayer::new_for_http().make_span_with(span))
-        .layer(axum::middleware::from_fn(limit_headers))
-        .layer(from_fn_with_state(RequestIds::new(), assign_request_id))
+fn span(request: &Request) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        id = request
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or(""),
+        method = %request.method(),
+        path = request.uri().path(),
+        peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| tracing::field::display(*peer)),
+    )
 }
 
 /// Bytes of a request's head as it came on the wire: request line and headers.
@@ -214,45 +276,6 @@ fn head_size(request: &Request) -> usize {
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum::<usize>()
         + line
-}
-
-/// Refuses a request whose head is larger than [`MAX_HEADER_BYTES`] with `431`.
-async fn limit_headers(request: Request, next: Next) -> Response {
-    let size = head_size(&request);
-    if size > MAX_HEADER_BYTES {
-        return refuse(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            format!(
-                "the request line and headers take {size} bytes; at most {MAX_HEADER_BYTES} are accepted"
-            ),
-        );
-    }
-    next.run(request).await
-}
-
-/// Counts the request and its latency under its route's pattern.
-async fn measure(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let response = next.run(request).await;
-    let labels = RouteLabels { method, route };
-    metrics
-        .seconds
-        .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64());
-    metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            method,
-            route: labels.route,
-            status: response.status().as_u16(),
-        })
-        .inc();
-    response
 }
 
 /// Whether `path` is one of the unauthenticated dev routes.
@@ -278,14 +301,13 @@ fn is_loopback_host(host: &str) -> bool {
 /// Keeps the unauthenticated dev routes for this machine's own programs:
 /// a browser page from another origin (`Origin` not on loopback) is refused,
 /// and so, on a node listening on loopback, is a request addressed to another
-/// host name (a DNS rebinding attack), both with `403`.
-async fn guard_dev_routes(State(loopback): State<bool>, request: Request, next: Next) -> Response {
-    if is_dev_route(request.uri().path())
-        && let Some(reason) = dev_route_refusal(request.headers(), loopback)
-    {
-        return refuse(StatusCode::FORBIDDEN, reason);
+/// host name (a DNS rebinding attack), both with `403`. The reason, if it is.
+fn guard_dev_routes(request: &Request, loopback: bool) -> Option<String> {
+    if is_dev_route(request.uri().path()) {
+        dev_route_refusal(request.headers(), loopback)
+    } else {
+        None
     }
-    next.run(request).await
 }
 
 /// Why a dev route request with these headers is refused, if it is.
@@ -328,7 +350,8 @@ fn refuse(status: StatusCode, message: String) -> Response {
 /// [`MAX_BODY`] bytes of it (`413` otherwise), so a slow sender cannot hold a
 /// connection and a handler never waits on the network.
 async fn read_body_in_time(
-    State((timeout, metrics)): State<(Duration, Metrics)>,
+    timeout: Duration,
+    metrics: &Metrics,
     request: Request,
     next: Next,
 ) -> Response {
@@ -519,5 +542,84 @@ mod tests {
         assert!(!is_dev_route("/admin-api/contexts"));
         assert!(!is_dev_route("/jsonrpc"));
         assert!(!is_dev_route("/admin-api/developer"));
+    }
+
+    /// Log lines written while it lives, for a test on this thread.
+    struct CapturedLogs {
+        lines: Arc<std::sync::Mutex<Vec<u8>>>,
+        _default: tracing::subscriber::DefaultGuard,
+    }
+
+    impl CapturedLogs {
+        fn start() -> Self {
+            let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let sink = lines.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_ansi(false)
+                .with_max_level(tracing::Level::INFO)
+                .with_writer(move || Sink(sink.clone()))
+                .finish();
+            Self {
+                lines,
+                _default: tracing::subscriber::set_default(subscriber),
+            }
+        }
+
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.lines.lock().expect("logs")).into_owned()
+        }
+    }
+
+    struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("logs").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_internal_error_is_logged_once_with_its_request_and_kept_from_the_client() {
+        use tower::ServiceExt as _;
+
+        let logs = CapturedLogs::start();
+        let router = Router::new().route(
+            "/boom",
+            get(|| async { server_admin::ApiError::internal("the disk is on fire") }),
+        );
+        let app = layers(router, &Limits::default(), Metrics::default(), true);
+        let response = app
+            .oneshot(
+                axum::http::Request::get("/boom")
+                    .header(REQUEST_ID, "req-7")
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("response");
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()[&REQUEST_ID], "req-7");
+        assert!(response.extensions().get::<InternalDetail>().is_none());
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains("internal error"), "{body}");
+        assert!(
+            !body.contains("disk"),
+            "the detail reached the client: {body}"
+        );
+
+        let text = logs.text();
+        let lines: Vec<&str> = text.lines().filter(|line| line.contains("disk")).collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        for part in ["ERROR", "req-7", "/boom", "GET"] {
+            assert!(lines[0].contains(part), "{part} missing: {}", lines[0]);
+        }
     }
 }

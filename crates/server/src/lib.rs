@@ -14,8 +14,9 @@
 //!   within [`Limits::body_read_timeout`] (`408`), so slow senders cannot hold
 //!   connections;
 //! - an `x-request-id` (the caller's when printable and at most 128 bytes,
-//!   or a new one) echoed on the response and
-//!   carried by the request's tracing span with method, path and peer;
+//!   or a new one) echoed on the response, carried by the request's
+//!   `debug`-level tracing span with method, path and peer, and by the one
+//!   log line of a request that failed on the node's side;
 //! - CORS as the protocol has it, answered before any authentication; the
 //!   unauthenticated dev routes refuse pages of foreign origins and, on a
 //!   loopback listener, requests addressed to other host names (`403`);
