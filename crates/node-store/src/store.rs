@@ -1,6 +1,8 @@
 //! The store: open, read snapshots, atomic commits.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use node_primitives::{ApplicationId, BlobId, ContextId, Hash, PublicKey};
 use redb::{
@@ -32,6 +34,40 @@ pub struct Store {
     db: Database,
     /// Auth writes wait here for a durable commit they share.
     flush: Flush,
+    /// Context records decoded before, shared by every snapshot.
+    decoded: Arc<DecodedContexts>,
+}
+
+/// How many decoded context records [`DecodedContexts`] keeps; when full it
+/// starts over.
+const DECODED_KEPT: usize = 1024;
+
+/// Context records decoded before, each with the bytes it was decoded
+/// from. A read that finds the same bytes takes the record without decoding
+/// them again (every call reads its context's record); decoding is a
+/// function of the bytes alone, so what it takes is never stale.
+#[derive(Debug, Default)]
+struct DecodedContexts(std::sync::Mutex<HashMap<ContextId, (Box<[u8]>, ContextRecord)>>);
+
+impl DecodedContexts {
+    fn decode(&self, id: &ContextId, bytes: &[u8]) -> Result<ContextRecord, StoreError> {
+        if let Some((_, record)) = self.lock().get(id).filter(|(seen, _)| **seen == *bytes) {
+            return Ok(record.clone());
+        }
+        let record: ContextRecord = decode("context", bytes)?;
+        let mut decoded = self.lock();
+        if decoded.len() >= DECODED_KEPT {
+            decoded.clear();
+        }
+        decoded.insert(*id, (bytes.into(), record.clone()));
+        Ok(record)
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<ContextId, (Box<[u8]>, ContextRecord)>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 fn encode(record: &impl Serialize) -> Vec<u8> {
@@ -77,6 +113,7 @@ impl Store {
         Ok(Self {
             db,
             flush: Flush::default(),
+            decoded: Arc::default(),
         })
     }
 
@@ -88,6 +125,7 @@ impl Store {
         Ok(Snapshot {
             txn: self.db.begin_read()?,
             state: std::sync::OnceLock::new(),
+            decoded: self.decoded.clone(),
         })
     }
 
@@ -670,6 +708,7 @@ pub struct Snapshot {
     /// The state table, opened by the first state read (a call reads
     /// many keys).
     state: std::sync::OnceLock<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>,
+    decoded: Arc<DecodedContexts>,
 }
 
 impl Snapshot {
@@ -728,7 +767,7 @@ impl Snapshot {
         let table = self.txn.open_table(CONTEXTS)?;
         table
             .get(id.as_bytes().as_slice())?
-            .map(|value| decode("context", value.value()))
+            .map(|value| self.decoded.decode(id, value.value()))
             .transpose()
     }
 
@@ -937,14 +976,9 @@ mod tests {
 
     use super::*;
 
-    /// A store written by a version that did not keep values digests (or
-    /// kept them before a downgrade) is summed again at open.
-    #[test]
-    fn a_values_digest_that_does_not_follow_the_record_is_summed_again_at_open() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("node.redb");
-        let id = ContextId::from_bytes([1; 32]);
-        let record = |transaction: u8| ContextRecord {
+    /// A context record after `transaction` commits.
+    fn record(id: ContextId, transaction: u8) -> ContextRecord {
+        ContextRecord {
             id,
             application_id: ApplicationId::from_bytes([9; 32]),
             root_hash: Hash::ZERO,
@@ -958,7 +992,57 @@ mod tests {
             heads: std::collections::BTreeMap::new(),
             remote: std::collections::BTreeSet::new(),
             sharing: None,
+        }
+    }
+
+    /// Every snapshot reads the record it holds, whatever another snapshot
+    /// decoded (and [`DecodedContexts`] kept) before or after.
+    #[test]
+    fn a_snapshot_reads_its_own_context_record_whatever_was_decoded_before() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path().join("node.redb")).expect("open");
+        let id = ContextId::from_bytes([1; 32]);
+        let put = |bytes: Vec<u8>| {
+            store
+                .write(|txn| {
+                    txn.open_table(CONTEXTS)?
+                        .insert(id.as_bytes().as_slice(), bytes.as_slice())?;
+                    Ok(())
+                })
+                .expect("written");
         };
+        let seq = |snapshot: &Snapshot| {
+            snapshot
+                .context(&id)
+                .expect("read")
+                .expect("held")
+                .last_seq
+        };
+        put(encode(&record(id, 1)));
+        let old = store.snapshot().expect("snapshot");
+        assert_eq!(seq(&old), 1);
+        put(encode(&record(id, 2)));
+        let new = store.snapshot().expect("snapshot");
+        assert_eq!(seq(&new), 2);
+        assert_eq!(seq(&old), 1);
+        assert_eq!(seq(&new), 2);
+        put(b"{not a record".to_vec());
+        let corrupt = store.snapshot().expect("snapshot");
+        assert!(matches!(
+            corrupt.context(&id),
+            Err(StoreError::Corrupt { what: "context", .. })
+        ));
+        assert_eq!(seq(&new), 2);
+    }
+
+    /// A store written by a version that did not keep values digests (or
+    /// kept them before a downgrade) is summed again at open.
+    #[test]
+    fn a_values_digest_that_does_not_follow_the_record_is_summed_again_at_open() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("node.redb");
+        let id = ContextId::from_bytes([1; 32]);
+        let record = |transaction: u8| record(id, transaction);
         let digest = |store: &Store| {
             store
                 .snapshot()

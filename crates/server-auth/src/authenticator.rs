@@ -94,6 +94,7 @@ pub struct Authenticator {
     store: Arc<dyn KeyStore>,
     clock: Arc<dyn Clock>,
     seen: Arc<SeenSignatures>,
+    verified: Arc<jwt::Verified>,
     operator: Option<Arc<Operator>>,
 }
 
@@ -130,6 +131,7 @@ impl Authenticator {
             store,
             clock: Arc::new(SystemClock),
             seen: Arc::default(),
+            verified: Arc::default(),
             operator: None,
         }
     }
@@ -406,7 +408,9 @@ impl Authenticator {
     /// [`AuthError::TokenExpired`] for an expired token of this node, else
     /// [`AuthError::Unauthorized`].
     pub fn authenticate_token(&self, token: &str, now_ms: u64) -> Result<Principal, AuthError> {
-        let claims = jwt::verify(&self.jwt_secret, token, TokenType::Access, now_ms / 1000)
+        let claims = self
+            .verified
+            .access(&self.jwt_secret, token, now_ms / 1000)
             .map_err(|reason| {
                 if reason == jwt::EXPIRED {
                     AuthError::TokenExpired

@@ -3,6 +3,9 @@
 //! Expiry is checked against the caller's clock (not the library's), with no
 //! leeway, so that tests and the node agree on what "expired" means.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use node_primitives::{ContextId, PublicKey};
 use server_primitives::auth::{JwtClaims, TokenType};
@@ -48,6 +51,52 @@ pub(crate) fn issue(
     )
     .map_err(|err| AuthError::Internal(format!("signing a token: {err}")))?;
     Ok((token, claims))
+}
+
+/// How many verified access tokens [`Verified`] keeps; when full it starts
+/// over.
+const VERIFIED_KEPT: usize = 4096;
+
+/// Access tokens whose signature and claims were verified, by their text,
+/// so a token presented again skips the HMAC and the JSON decode. Its expiry
+/// is checked on every use, as the caller checks its key's registration.
+/// Only tokens that verified are kept, so forged ones cannot fill it.
+#[derive(Debug, Default)]
+pub(crate) struct Verified {
+    tokens: Mutex<HashMap<Box<str>, JwtClaims>>,
+}
+
+impl Verified {
+    /// As [`verify`] for an access token, from what was verified before
+    /// when the same token was.
+    pub(crate) fn access(
+        &self,
+        secret: &[u8],
+        token: &str,
+        now_secs: u64,
+    ) -> Result<JwtClaims, &'static str> {
+        let known = self.lock().get(token).cloned();
+        let claims = match known {
+            Some(claims) => claims,
+            None => {
+                let claims = verify(secret, token, TokenType::Access, now_secs)?;
+                let mut tokens = self.lock();
+                if tokens.len() >= VERIFIED_KEPT {
+                    tokens.clear();
+                }
+                tokens.insert(token.into(), claims.clone());
+                claims
+            }
+        };
+        if now_secs >= claims.exp {
+            return Err(EXPIRED);
+        }
+        Ok(claims)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, JwtClaims>> {
+        self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// [`verify`]'s reason for a token past its `exp`.
@@ -113,6 +162,34 @@ mod tests {
             Err("wrong token type")
         );
         assert!(verify(b"another secret", &token, TokenType::Access, 1_000).is_err());
+    }
+
+    #[test]
+    fn a_verified_token_is_known_again_until_it_expires_and_forgeries_are_not_kept() {
+        let verified = Verified::default();
+        let (token, _) = issue(SECRET, TokenType::Access, &grant(), 1_000, 3_600).expect("issued");
+        for now in [1_000, 4_599] {
+            assert_eq!(
+                verified.access(SECRET, &token, now).map(|c| c.context_id),
+                Ok(grant().context_id)
+            );
+        }
+        assert_eq!(verified.access(SECRET, &token, 4_600), Err(EXPIRED));
+        assert_eq!(verified.lock().len(), 1);
+        // Known or not, a token verifies under its own secret only.
+        let other = Verified::default();
+        assert!(other.access(b"another secret", &token, 1_000).is_err());
+        let (refresh, _) =
+            issue(SECRET, TokenType::Refresh, &grant(), 1_000, 3_600).expect("issued");
+        let parts: Vec<&str> = token.split('.').collect();
+        for refused in [
+            refresh,
+            format!("{}.{}.{}x", parts[0], parts[1], parts[2]),
+            format!("{}A.{}.{}", parts[0], parts[1], parts[2]),
+        ] {
+            assert!(verified.access(SECRET, &refused, 1_000).is_err(), "{refused}");
+        }
+        assert_eq!(verified.lock().len(), 1, "only the valid token is kept");
     }
 
     #[test]

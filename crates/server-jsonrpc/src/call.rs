@@ -233,32 +233,9 @@ async fn answer(
             return Answer::refused("bad_body", rejection.status(), rejection.body_text());
         }
     };
-    let value: Value = match serde_json::from_slice(&body) {
-        Ok(value) => value,
-        Err(err) => {
-            return Answer::reply(
-                "none",
-                RequestId::Null,
-                Err(parse(format!("invalid JSON: {err}"))),
-            );
-        }
-    };
-    if value.is_array() {
-        return Answer::reply(
-            "none",
-            RequestId::Null,
-            Err(parse(
-                "batch requests are not supported: send one request per HTTP call",
-            )),
-        );
-    }
-    let id = value
-        .get("id")
-        .and_then(|id| serde_json::from_value(id.clone()).ok())
-        .unwrap_or_default();
-    let request: Request = match serde_json::from_value(value) {
+    let request: Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
-        Err(err) => return Answer::reply("none", id, Err(parse(err.to_string()))),
+        Err(_) => return unparsed(&body),
     };
     let method = method_name(&request.call);
     match call(state, &caller, request.call).await {
@@ -285,6 +262,39 @@ async fn answer(
         }
         Ok(result) => Answer::reply(method, request.id, Ok(result)),
     }
+}
+
+/// The answer to a body that is not a request: what is wrong with it, for
+/// the request's `id` when it has one.
+fn unparsed(body: &[u8]) -> Answer {
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(value) => value,
+        Err(err) => {
+            return Answer::reply(
+                "none",
+                RequestId::Null,
+                Err(parse(format!("invalid JSON: {err}"))),
+            );
+        }
+    };
+    if value.is_array() {
+        return Answer::reply(
+            "none",
+            RequestId::Null,
+            Err(parse(
+                "batch requests are not supported: send one request per HTTP call",
+            )),
+        );
+    }
+    let id = value
+        .get("id")
+        .and_then(|id| serde_json::from_value(id.clone()).ok())
+        .unwrap_or_default();
+    let error = match serde_json::from_value::<Request>(value) {
+        Ok(_) => "the request is not valid JSON-RPC".to_owned(),
+        Err(err) => err.to_string(),
+    };
+    Answer::reply("none", id, Err(parse(error)))
 }
 
 /// The identity a call on `context` runs as: the principal's decision
