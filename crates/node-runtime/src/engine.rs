@@ -417,6 +417,7 @@ impl Runtime {
             next_blob_fd: 0,
             host_bytes: 0,
             abort: None,
+            memory: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.store_limits);
@@ -479,6 +480,7 @@ fn run(
     let instance = module.pre.instantiate(&mut *store).map_err(|err| {
         failure(store, &err).unwrap_or_else(|| CallError::Instantiate(format!("{err:#}")))
     })?;
+    store.data_mut().memory = instance.get_memory(&mut *store, "memory");
     let func = instance
         .get_typed_func::<(), ()>(&mut *store, method)
         .map_err(|_| CallError::InvalidSignature(method.to_owned()))?;

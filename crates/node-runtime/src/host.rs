@@ -76,6 +76,10 @@ pub(crate) struct HostState {
     /// The error that aborted the call, kept here because the engine's error
     /// type is opaque once it crosses the wasm boundary.
     pub abort: Option<CallError>,
+    /// The instance's exported memory, once it is instantiated (host
+    /// functions read and write it on every call; finding it by name each
+    /// time costs more than the copy).
+    pub memory: Option<wasmtime::Memory>,
 }
 
 impl HostState {
@@ -134,6 +138,9 @@ pub(crate) struct Buffer {
 
 /// Guest memory of the calling instance.
 fn memory(caller: &mut Caller<'_, HostState>) -> Result<wasmtime::Memory, HostError> {
+    if let Some(memory) = caller.data().memory {
+        return Ok(memory);
+    }
     match caller.get_export("memory") {
         Some(Extern::Memory(memory)) => Ok(memory),
         _ => Err(HostError::InvalidMemoryAccess("no exported memory")),

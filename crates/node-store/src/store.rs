@@ -63,10 +63,10 @@ impl DecodedContexts {
         Ok(record)
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<ContextId, (Box<[u8]>, ContextRecord)>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ContextId, (Box<[u8]>, ContextRecord)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -1011,13 +1011,8 @@ mod tests {
                 })
                 .expect("written");
         };
-        let seq = |snapshot: &Snapshot| {
-            snapshot
-                .context(&id)
-                .expect("read")
-                .expect("held")
-                .last_seq
-        };
+        let seq =
+            |snapshot: &Snapshot| snapshot.context(&id).expect("read").expect("held").last_seq;
         put(encode(&record(id, 1)));
         let old = store.snapshot().expect("snapshot");
         assert_eq!(seq(&old), 1);
@@ -1030,7 +1025,10 @@ mod tests {
         let corrupt = store.snapshot().expect("snapshot");
         assert!(matches!(
             corrupt.context(&id),
-            Err(StoreError::Corrupt { what: "context", .. })
+            Err(StoreError::Corrupt {
+                what: "context",
+                ..
+            })
         ));
         assert_eq!(seq(&new), 2);
     }

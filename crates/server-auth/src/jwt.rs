@@ -187,7 +187,10 @@ mod tests {
             format!("{}.{}.{}x", parts[0], parts[1], parts[2]),
             format!("{}A.{}.{}", parts[0], parts[1], parts[2]),
         ] {
-            assert!(verified.access(SECRET, &refused, 1_000).is_err(), "{refused}");
+            assert!(
+                verified.access(SECRET, &refused, 1_000).is_err(),
+                "{refused}"
+            );
         }
         assert_eq!(verified.lock().len(), 1, "only the valid token is kept");
     }

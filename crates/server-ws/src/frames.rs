@@ -25,7 +25,8 @@ pub(crate) struct Frames {
 
 #[derive(Debug, Default)]
 struct Made {
-    frames: HashMap<Key, Arc<[Message]>>,
+    /// Looked up by every session for every event: hashed with `foldhash`.
+    frames: HashMap<Key, Arc<[Message]>, foldhash::fast::RandomState>,
     bytes: usize,
 }
 
