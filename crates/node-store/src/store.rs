@@ -47,7 +47,10 @@ const DECODED_KEPT: usize = 1024;
 /// them again (every call reads its context's record); decoding is a
 /// function of the bytes alone, so what it takes is never stale.
 #[derive(Debug, Default)]
-struct DecodedContexts(std::sync::Mutex<HashMap<ContextId, (Box<[u8]>, ContextRecord)>>);
+struct DecodedContexts(std::sync::Mutex<Decoded>);
+
+/// Per context, the bytes last decoded and their record.
+type Decoded = HashMap<ContextId, (Box<[u8]>, ContextRecord)>;
 
 impl DecodedContexts {
     fn decode(&self, id: &ContextId, bytes: &[u8]) -> Result<ContextRecord, StoreError> {
@@ -63,7 +66,7 @@ impl DecodedContexts {
         Ok(record)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ContextId, (Box<[u8]>, ContextRecord)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Decoded> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
