@@ -209,13 +209,14 @@ async fn edge_layer(State(edge): State<Arc<Edge>>, mut request: Request, next: N
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let span = span(&request);
+    let id_text = id.to_str().unwrap_or("");
+    let span = span(&request, id_text);
     let mut response = admit(&edge, request, next).instrument(span).await;
     let status = response.status();
     if let Some(InternalDetail(detail)) = response.extensions_mut().remove::<InternalDetail>() {
-        tracing::error!(id = id.to_str().unwrap_or(""), method, route, %detail, "internal error");
+        tracing::error!(id = id_text, method, route, %detail, "internal error");
     } else if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
-        tracing::warn!(id = id.to_str().unwrap_or(""), method, route, %status, "request failed");
+        tracing::warn!(id = id_text, method, route, %status, "request failed");
     }
     edge.metrics
         .observe(method, route, status, started.elapsed());
@@ -240,14 +241,10 @@ async fn admit(edge: &Edge, request: Request, next: Next) -> Response {
     read_body_in_time(edge.body_read_timeout, &edge.metrics, request, next).await
 }
 
-fn span(request: &Request) -> tracing::Span {
+fn span(request: &Request, id: &str) -> tracing::Span {
     tracing::debug_span!(
         "request",
-        id = request
-            .headers()
-            .get(&REQUEST_ID)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or(""),
+        id,
         method = %request.method(),
         path = request.uri().path(),
         peer = request
