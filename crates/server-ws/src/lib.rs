@@ -135,6 +135,13 @@ impl WsState {
     pub fn close_all(&self) {
         self.closing.send_replace(true);
     }
+
+    /// Resolves once no session is open: after [`WsState::close_all`],
+    /// once each has sent its close frame (or given up on it). Every
+    /// session holds a receiver of the closing signal while it runs.
+    pub async fn closed(&self) {
+        self.closing.closed().await;
+    }
 }
 
 /// Counts an open connection while it lives.

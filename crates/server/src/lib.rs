@@ -180,5 +180,13 @@ pub async fn run(
         ws_closer.close_all();
     };
     listen::serve(listener, app, &config.limits, connection_metrics, shutdown).await;
+    // Upgraded connections left the connection loop: wait for their close
+    // frames too, within the same grace.
+    if tokio::time::timeout(config.limits.shutdown_grace, ws.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!("WebSocket sessions still open at the end of the shutdown grace period");
+    }
     Ok(())
 }
