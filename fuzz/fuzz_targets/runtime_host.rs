@@ -336,6 +336,7 @@ fuzz_target!(|data: &[u8]| {
                 fetch,
                 last_time_ns: LAST_TIME_NS,
                 environment: Box::new(FixedEnvironment(1_700_000_000_000_000_000)),
+                budget: None,
             },
         );
         outcome

@@ -247,6 +247,7 @@ impl Guest {
                 fetch: None,
                 last_time_ns,
                 environment: Box::new(node_runtime::SystemEnvironment),
+                budget: None,
             },
         );
         *state

@@ -81,6 +81,16 @@ struct Slots {
 }
 
 impl Slots {
+    /// A slot, if one is free now.
+    fn try_take(&self) -> Option<SlotGuard<'_>> {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        if *free == 0 {
+            return None;
+        }
+        *free -= 1;
+        Some(SlotGuard(self))
+    }
+
     fn take(&self) -> SlotGuard<'_> {
         let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
         while *free == 0 {
@@ -161,6 +171,14 @@ pub struct Call {
     pub last_time_ns: u64,
     /// Clock and randomness ([`crate::SystemEnvironment`] on a node).
     pub environment: Box<dyn crate::Environment>,
+    /// For a caller that must not wait (an async thread): the most fuel
+    /// the call may use. The call then fails with
+    /// [`CallError::Unfinished`] when it needs more than that, when no
+    /// instance slot is free at once, or when it would wait on the network
+    /// (a `fetch` the node allows), as well as on a runtime without fuel metering, which
+    /// could not bound it. `None` (the usual) runs under
+    /// [`Limits::fuel`] and waits for a slot.
+    pub budget: Option<u64>,
 }
 
 impl std::fmt::Debug for Call {
@@ -386,8 +404,18 @@ impl Runtime {
     /// storage (with the call's writes, for the caller to commit or drop).
     #[must_use]
     pub fn call(&self, module: &CompiledModule, call: Call) -> (Outcome, Box<dyn Storage>) {
-        let _slot = self.slots.take();
+        let _slot = match call.budget {
+            None => self.slots.take(),
+            Some(_) if !self.metered => return unfinished(call),
+            Some(_) => match self.slots.try_take() {
+                Some(slot) => slot,
+                None => return unfinished(call),
+            },
+        };
         let limits = self.limits.clone();
+        let fuel_limit = call
+            .budget
+            .map_or(limits.fuel, |budget| budget.min(limits.fuel));
         let memory_bytes =
             usize::try_from(u64::from(limits.max_memory_pages) * 65_536).unwrap_or(usize::MAX);
         let state = HostState {
@@ -418,11 +446,12 @@ impl Runtime {
             host_bytes: 0,
             abort: None,
             memory: None,
+            in_place: call.budget.is_some(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.store_limits);
         let fuel = if self.metered {
-            store.set_fuel(limits.fuel)
+            store.set_fuel(fuel_limit)
         } else {
             Ok(())
         };
@@ -434,9 +463,16 @@ impl Runtime {
                 run(&mut store, module, &call.method)
             });
         let fuel_used = if self.metered {
-            limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0))
+            fuel_limit.saturating_sub(store.get_fuel().unwrap_or(0))
         } else {
             0
+        };
+        // Out of the budget's fuel, not the call's: it may yet finish.
+        let result = match result {
+            Err(CallError::Trap(TrapKind::OutOfFuel)) if fuel_limit < limits.fuel => {
+                Err(CallError::Unfinished)
+            }
+            result => result,
         };
         let state = store.into_data();
         let returns = match result {
@@ -464,6 +500,22 @@ impl Runtime {
         };
         (outcome, state.storage)
     }
+}
+
+/// The outcome of a budgeted call that did not start.
+fn unfinished(call: Call) -> (Outcome, Box<dyn Storage>) {
+    let outcome = Outcome {
+        returns: Err(CallError::Unfinished),
+        logs: Vec::new(),
+        events: Vec::new(),
+        root_hash: None,
+        artifact: Vec::new(),
+        wrote: false,
+        last_time_ns: call.last_time_ns,
+        fuel_used: 0,
+        host_bytes: 0,
+    };
+    (outcome, call.storage)
 }
 
 /// Resolves and runs the method; maps every failure to a [`CallError`].

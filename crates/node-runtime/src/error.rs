@@ -170,4 +170,10 @@ pub enum CallError {
     /// The module could not be instantiated.
     #[error("cannot instantiate the module: {0}")]
     Instantiate(String),
+    /// A call with a budget ([`crate::Call::budget`]) stopped before it
+    /// finished: it needed more fuel than the budget, a free instance slot
+    /// at once, or to wait on the network. Nothing it did counts; run it
+    /// again without a budget.
+    #[error("the call did not finish within its budget for running in place")]
+    Unfinished,
 }

@@ -80,6 +80,10 @@ pub(crate) struct HostState {
     /// functions read and write it on every call; finding it by name each
     /// time costs more than the copy).
     pub memory: Option<wasmtime::Memory>,
+    /// Whether the call runs on a thread that must not wait
+    /// ([`crate::Call::budget`]): a `fetch` that would reach the network
+    /// stops it instead.
+    pub in_place: bool,
 }
 
 impl HostState {

@@ -325,6 +325,9 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
          reg: u64|
          -> HostResult<u32> {
             run(&mut caller, |caller| {
+                if caller.data().in_place && caller.data().fetch.is_some() {
+                    return Err(CallError::Unfinished);
+                }
                 let url = buffer(caller, url)?;
                 let url = text(caller, url, "fetch url")?;
                 let method = buffer(caller, method)?;

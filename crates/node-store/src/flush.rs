@@ -4,7 +4,8 @@
 //!
 //! redb persists a non-durable commit with the next durable one. Each
 //! non-durable commit takes a number after it committed; a durable commit
-//! covers every number taken before it began. A writer waits until a
+//! covers every number taken before it held the write lock, so also those
+//! of the writers that got the lock first while it waited. A writer waits until a
 //! durable commit covers its number: one that ran meanwhile (any durable
 //! write of the store counts), or one it runs itself when none is running.
 
@@ -34,13 +35,14 @@ impl Flush {
         self.marks.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// What a durable commit that begins now will cover.
+    /// What a durable commit holding the write lock now will cover: every
+    /// non-durable commit counted so far (each committed before it).
     pub(crate) fn covered_from_now(&self) -> u64 {
         self.marks().committed
     }
 
-    /// A durable commit that began after [`Flush::covered_from_now`]
-    /// returned `covered` has completed.
+    /// A durable commit that held the write lock when
+    /// [`Flush::covered_from_now`] returned `covered` has completed.
     pub(crate) fn durable(&self, covered: u64) {
         let mut marks = self.marks();
         if covered > marks.durable {

@@ -136,9 +136,11 @@ impl Store {
         &self,
         apply: impl FnOnce(&WriteTransaction) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        // Also makes the auth writes committed before it durable.
-        let covered = self.flush.covered_from_now();
         let txn = self.db.begin_write()?;
+        // Also makes durable the auth writes committed before it: every one
+        // counted by now, read once this transaction holds the write lock,
+        // so that it covers those that waited for that lock too.
+        let covered = self.flush.covered_from_now();
         apply(&txn)?;
         txn.commit()?;
         self.flush.durable(covered);

@@ -19,7 +19,10 @@
 //! through [`Node::run_blocking`] (or [`Node::run_blocking_on`] for work that
 //! writes one context), which admits at most as many at once as the runtime
 //! has instance slots, in arrival order, queues a bounded number more and
-//! refuses the rest with [`NodeError::Busy`].
+//! refuses the rest with [`NodeError::Busy`]. The one exception is a short
+//! query ([`Node::query_async`]): when a slot is free at once it runs on
+//! the async thread that asked, within a small fuel budget, and goes
+//! through [`Node::run_blocking`] only if it needs more.
 
 mod committer;
 mod config;
@@ -37,7 +40,7 @@ pub use error::{InternalDetail, NodeError};
 pub use events::NodeEvent;
 pub use fetch::FetchConfig;
 pub use metrics::latency_histogram;
-pub use node::{CallOutput, Mutation, Node};
+pub use node::{CallOutput, IN_PLACE_FUEL, Mutation, Node};
 pub use node_runtime::{CallError, Event, HostError, InstallError, Limits, TrapKind};
 pub use node_store::{
     ApplicationRecord, AuthTable, AuthTxn, ContextRecord, Delta, EventRecord, Retention,

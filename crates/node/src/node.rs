@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use node_primitives::{ApplicationId, BlobId, ContextId, Hash, PublicKey};
 use node_runtime::{
-    Call, CompiledModule, Mode, Outcome, Runtime, RuntimeConfig, SystemEnvironment,
+    Call, CallError, CompiledModule, Mode, Outcome, Runtime, RuntimeConfig, SystemEnvironment,
 };
 use node_store::{
     ApplicationRecord, AuthTable, AuthTxn, ContextCommit, ContextRecord, Delta, EventRecord, Store,
@@ -86,6 +86,12 @@ impl std::fmt::Debug for Jobs {
 /// Jobs a lane runs on one slot before it waits for a slot again, behind
 /// whatever else waits, so a busy context cannot keep a slot to itself.
 const LANE_SLICE: usize = 16;
+
+/// The most fuel a query may use on the async thread that asked for it
+/// ([`Node::query_async`]) before it moves to a blocking thread: a few
+/// hundred microseconds of guest code, several times what a typical
+/// query takes.
+pub const IN_PLACE_FUEL: u64 = 2_000_000;
 
 /// A lane's claim to run its jobs. Dropped before it ran (the runtime
 /// shutting down), it refuses them, so no caller waits forever.
@@ -807,15 +813,19 @@ impl Node {
 
     /// The compiled module of an application: from memory, else from the
     /// compiled-module cache, else compiled from its blob.
-    fn module(&self, id: &ApplicationId) -> Result<CompiledModule, NodeError> {
-        if let Some(module) = self
-            .inner
+    /// An application's module if it is in memory already.
+    fn loaded_module(&self, id: &ApplicationId) -> Option<CompiledModule> {
+        self.inner
             .modules
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(id)
-        {
-            return Ok(module.clone());
+            .cloned()
+    }
+
+    fn module(&self, id: &ApplicationId) -> Result<CompiledModule, NodeError> {
+        if let Some(module) = self.loaded_module(id) {
+            return Ok(module);
         }
         let snapshot = self.inner.store.snapshot()?;
         let record = snapshot
@@ -1193,6 +1203,68 @@ impl Node {
         args: &[u8],
         executor: Option<PublicKey>,
     ) -> Result<CallOutput, NodeError> {
+        self.query_within(context, method, args, executor, None)
+    }
+
+    /// [`Node::query`] for async code. Most queries take tens of
+    /// microseconds, less than a hand-off to a blocking thread and back, so
+    /// one runs right here, on the async thread that asked, when an
+    /// instance slot is free at once, its application's module is loaded,
+    /// and it finishes within [`IN_PLACE_FUEL`] without waiting on the
+    /// network. Otherwise it runs again from the start through
+    /// [`Node::run_blocking`], queued like any other call. A query writes
+    /// nothing, so the abandoned attempt leaves no trace; it costs at most
+    /// that much fuel.
+    ///
+    /// # Errors
+    /// As [`Node::query`] and [`Node::run_blocking`].
+    pub async fn query_async(
+        &self,
+        context: ContextId,
+        method: String,
+        args: Vec<u8>,
+        executor: Option<PublicKey>,
+    ) -> Result<CallOutput, NodeError> {
+        if let Some(done) = self.query_in_place(&context, &method, &args, executor) {
+            return done;
+        }
+        self.run_blocking(move |node| node.query(&context, &method, &args, executor))
+            .await
+    }
+
+    /// The in-place attempt of [`Node::query_async`]; `None` when the
+    /// query must run on a blocking thread.
+    fn query_in_place(
+        &self,
+        context: &ContextId,
+        method: &str,
+        args: &[u8],
+        executor: Option<PublicKey>,
+    ) -> Option<Result<CallOutput, NodeError>> {
+        // A slot now, or the query waits its turn with the others.
+        let _slot = self.inner.slots.try_acquire().ok()?;
+        let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.query_within(context, method, args, executor, Some(IN_PLACE_FUEL))
+        }));
+        match attempt {
+            Ok(Err(NodeError::Call {
+                error: CallError::Unfinished,
+                ..
+            })) => None,
+            Ok(done) => Some(done),
+            Err(_) => Some(Err(NodeError::Internal("the query panicked".into()))),
+        }
+    }
+
+    /// A query, run under `budget` ([`node_runtime::Call::budget`]) if any.
+    fn query_within(
+        &self,
+        context: &ContextId,
+        method: &str,
+        args: &[u8],
+        executor: Option<PublicKey>,
+        budget: Option<u64>,
+    ) -> Result<CallOutput, NodeError> {
         refuse_reserved(method)?;
         let snapshot = Arc::new(self.inner.store.snapshot()?);
         let (record, executor) = callable(context, snapshot.context(context)?, executor, false)?;
@@ -1204,6 +1276,7 @@ impl Node {
             args,
             executor,
             Mode::ReadOnly,
+            budget,
         )?;
         let logs = outcome.logs;
         match outcome.returns {
@@ -1474,8 +1547,18 @@ impl Node {
         args: &[u8],
         executor: PublicKey,
         mode: Mode,
+        budget: Option<u64>,
     ) -> Result<(Outcome, Writes, Arc<CallBlobs>), NodeError> {
-        let module = self.module(&record.application_id)?;
+        let module = match budget {
+            // Loading or compiling a module is no work for a budgeted call.
+            Some(_) => self
+                .loaded_module(&record.application_id)
+                .ok_or(NodeError::Call {
+                    error: CallError::Unfinished,
+                    logs: Vec::new(),
+                })?,
+            None => self.module(&record.application_id)?,
+        };
         let writes = Writes::default();
         let blobs = Arc::new(CallBlobs::new(self.inner.store.clone(), pending.clone()));
         let overlay = Overlay {
@@ -1497,6 +1580,7 @@ impl Node {
                 fetch: self.inner.fetch.clone(),
                 last_time_ns: record.last_time_ns,
                 environment: Box::new(SystemEnvironment),
+                budget,
             },
         );
         Ok((outcome, writes, blobs))
@@ -1527,6 +1611,7 @@ impl Node {
             args,
             executor,
             Mode::ReadWrite,
+            None,
         )?;
         let returns = match outcome.returns {
             Ok(returns) => returns,

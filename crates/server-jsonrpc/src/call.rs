@@ -50,7 +50,7 @@ enum Caller {
 
 impl JsonRpcState {
     /// The endpoint over `node` and `auth`; the node admits its calls
-    /// ([`Node::run_blocking`]).
+    /// ([`Node::run_blocking`], [`Node::query_async`]).
     #[must_use]
     pub fn new(node: Node, auth: Authenticator) -> Self {
         Self {
@@ -361,7 +361,7 @@ async fn call(
     } else {
         state
             .node
-            .run_blocking(move |node| node.query(&context, &method, &args, executor))
+            .query_async(context, method, args, executor)
             .await
     };
     result(output.map_err(from_node)?)

@@ -254,6 +254,45 @@ fn item_27_blobs() {
     assert_eq!(returned_i64(&harness.mutate("blob_roundtrip", "")), 300);
 }
 
+/// Answers every request with "pong" and counts them.
+#[derive(Debug, Default)]
+struct Pong(std::sync::atomic::AtomicUsize);
+
+impl node_runtime::Fetch for Pong {
+    fn fetch(
+        &self,
+        _url: &str,
+        _method: &str,
+        _headers: &[(String, String)],
+        _body: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(b"pong".to_vec())
+    }
+}
+
+#[test]
+fn a_call_that_must_not_wait_stops_before_it_fetches() {
+    let mut harness = probe();
+    let pong = Arc::new(Pong::default());
+    harness.fetch = Some(pong.clone());
+    harness.budget = Some(1_000_000);
+    assert_eq!(
+        harness.query("fetch", "").returns,
+        Err(CallError::Unfinished)
+    );
+    assert_eq!(pong.0.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // Run again without a budget, it fetches.
+    harness.budget = None;
+    assert_eq!(returned_i64(&harness.query("fetch", "")), 10 * 4);
+    assert_eq!(pong.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Without a fetcher there is nothing to wait for: the refusal comes at once.
+    harness.fetch = None;
+    harness.budget = Some(1_000_000);
+    let disabled = "fetch is disabled on this node".len() as i64;
+    assert_eq!(returned_i64(&harness.query("fetch", "")), 1 + 10 * disabled);
+}
+
 #[test]
 fn fetch_is_disabled_without_a_fetcher() {
     let mut harness = probe();

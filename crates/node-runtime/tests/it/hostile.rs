@@ -45,6 +45,46 @@ fn an_endless_loop_runs_out_of_fuel() {
 }
 
 #[test]
+fn a_budgeted_call_stops_unfinished_at_its_budget_and_only_there() {
+    let mut harness = hostile(Limits {
+        fuel: 50_000_000,
+        ..Limits::default()
+    });
+    harness.budget = Some(100_000);
+    let outcome = harness.query("spin", "");
+    assert_eq!(outcome.returns, Err(CallError::Unfinished));
+    assert!(
+        (100_000..50_000_000).contains(&outcome.fuel_used),
+        "{}",
+        outcome.fuel_used
+    );
+    // A call that fits finishes as it would without a budget.
+    assert_eq!(harness.query("ok", "").returns, Ok(None));
+    // A budget above the call's own fuel changes nothing: running out of
+    // the call's fuel is final.
+    harness.budget = Some(u64::MAX);
+    assert_eq!(
+        harness.query("spin", "").returns,
+        Err(CallError::Trap(TrapKind::OutOfFuel))
+    );
+    harness.budget = None;
+    assert_healthy(&mut harness);
+    // Without fuel metering nothing would bound it: a budgeted call does
+    // not start.
+    let unmetered = node_runtime::Runtime::with_wasmtime_defaults(
+        node_runtime::RuntimeConfig::new(Limits::default(), [7; 32]),
+    )
+    .expect("engine");
+    let (module, _) = unmetered
+        .compile(&wat::parse_str(HOSTILE).expect("wat"))
+        .expect("compiles");
+    harness.runtime = unmetered;
+    harness.module = module;
+    harness.budget = Some(u64::MAX);
+    assert_eq!(harness.query("ok", "").returns, Err(CallError::Unfinished));
+}
+
+#[test]
 fn an_endless_loop_hits_the_deadline() {
     let mut harness = hostile(Limits {
         fuel: u64::MAX,
@@ -340,6 +380,7 @@ fn a_call_past_the_pool_waits_for_a_slot_instead_of_failing() {
             entered: entered.clone(),
             release: gate.clone(),
         }),
+        budget: None,
     };
     std::thread::scope(|scope| {
         // The only slot, held inside a host function.

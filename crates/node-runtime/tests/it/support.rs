@@ -53,6 +53,10 @@ pub struct Harness {
     pub blobs: Option<Arc<dyn node_runtime::BlobStore>>,
     /// The last `time_now` value a committed call saw, as a node keeps it.
     pub last_time_ns: u64,
+    /// The guest's outgoing HTTP.
+    pub fetch: Option<Arc<dyn node_runtime::Fetch>>,
+    /// The budget of the calls ([`Call::budget`]).
+    pub budget: Option<u64>,
 }
 
 /// Blobs in memory, named by SHA-256-free test ids (the content's length and first byte).
@@ -98,6 +102,8 @@ impl Harness {
             root: None,
             blobs: None,
             last_time_ns: 0,
+            fetch: None,
+            budget: None,
         }
     }
 
@@ -124,9 +130,10 @@ impl Harness {
                 mode,
                 storage: Box::new(MemoryStorage(overlay.clone())),
                 blobs: self.blobs.clone(),
-                fetch: None,
+                fetch: self.fetch.clone(),
                 last_time_ns: self.last_time_ns,
                 environment: Box::new(FixedEnvironment(self.clock.clone())),
+                budget: self.budget,
             },
         );
         if outcome.returns.is_ok() {

@@ -351,3 +351,73 @@ fn a_commit_without_a_delta_is_rejected_and_queries_store_nothing() {
     );
     assert_eq!(node.context(&context.id).expect("read"), before);
 }
+
+/// Counts down from the 8-byte little-endian number it is given, then
+/// returns "done": a query whose work grows with its input.
+const COUNTDOWN: &str = r#"
+(module
+  (import "env" "input" (func $input (param i64)))
+  (import "env" "read_register" (func $read_register (param i64 i64) (result i32)))
+  (import "env" "value_return" (func $value_return (param i64)))
+  (import "env" "commit" (func $commit (param i64 i64)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "donerootrootrootrootrootrootrootroot")
+  (func $buf (param $at i32) (param $ptr i64) (param $len i64)
+    (i64.store (local.get $at) (local.get $ptr))
+    (i64.store offset=8 (local.get $at) (local.get $len)))
+  (func (export "init")
+    (call $buf (i32.const 500) (i64.const 4) (i64.const 32))
+    (call $buf (i32.const 516) (i64.const 0) (i64.const 4))
+    (call $commit (i64.const 500) (i64.const 516)))
+  (func (export "count") (local $n i64)
+    (call $input (i64.const 1))
+    (call $buf (i32.const 200) (i64.const 100) (i64.const 8))
+    (drop (call $read_register (i64.const 1) (i64.const 200)))
+    (local.set $n (i64.load (i32.const 100)))
+    (block $done
+      (loop $again
+        (br_if $done (i64.le_s (local.get $n) (i64.const 0)))
+        (local.set $n (i64.sub (local.get $n) (i64.const 1)))
+        (br $again)))
+    (i64.store (i32.const 300) (i64.const 0))
+    (call $buf (i32.const 308) (i64.const 0) (i64.const 4))
+    (call $value_return (i64.const 300)))
+)"#;
+
+#[test]
+fn queries_from_async_code_answer_as_blocking_ones_whatever_their_length() {
+    let (node, _home) = node();
+    let app = node
+        .install_application(&wat::parse_str(COUNTDOWN).expect("wat"), "test", b"")
+        .expect("installs");
+    let (context, _) = node.create_context(&app.id, b"").expect("context");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // Well within the in-place budget, and several times over it.
+    for count in [10_u64, node::IN_PLACE_FUEL] {
+        let args = count.to_le_bytes().to_vec();
+        let blocking = node
+            .query(&context.id, "count", &args, None)
+            .expect("query");
+        let from_async = runtime
+            .block_on(node.query_async(context.id, "count".to_owned(), args, None))
+            .expect("query from async code");
+        assert_eq!(text(&from_async), "done");
+        assert_eq!(from_async.returns, blocking.returns);
+    }
+    // Failures are the same too.
+    let missing =
+        runtime.block_on(node.query_async(context.id, "nope".to_owned(), Vec::new(), None));
+    assert!(
+        matches!(
+            missing,
+            Err(NodeError::Call {
+                error: CallError::MethodNotFound(_),
+                ..
+            })
+        ),
+        "{missing:?}"
+    );
+}

@@ -87,12 +87,20 @@ fn serve(connections: usize) -> SocketAddr {
 }
 
 fn fetching_node(home: &std::path::Path, allowed: &[&str]) -> (Node, node_primitives::ContextId) {
+    fetching_node_within(home, allowed, Duration::from_millis(500))
+}
+
+fn fetching_node_within(
+    home: &std::path::Path,
+    allowed: &[&str],
+    timeout: Duration,
+) -> (Node, node_primitives::ContextId) {
     let node = Node::open(
         db(home),
         NodeConfig {
             fetch: FetchConfig {
                 allowed_hosts: allowed.iter().map(|host| (*host).to_owned()).collect(),
-                timeout: Duration::from_millis(500),
+                timeout,
                 max_response_bytes: 1000,
             },
             ..NodeConfig::default()
@@ -153,4 +161,55 @@ fn fetch_reaches_allowed_hosts_only_within_its_limits() {
     assert!(scheme.contains("only http"), "{scheme}");
     let file = fetch(&node, &context, "file:///etc/passwd").expect_err("no URL of a file");
     assert!(file.starts_with("fetch:"), "{file}");
+}
+
+/// A query from async code first runs on the async thread that asked; one
+/// that fetches must leave that thread to wait. The server here answers
+/// only when a task on that same (single) thread tells it to: a fetch made
+/// in place would block that task until the fetch timed out.
+#[test]
+fn a_query_from_async_code_waits_for_the_network_off_its_thread() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let (node, context) =
+        fetching_node_within(home.path(), &["127.0.0.1"], Duration::from_secs(30));
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    let (accepted, on_accept) = tokio::sync::oneshot::channel::<()>();
+    let (go, on_go) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+            head.push(byte[0]);
+        }
+        let _ = accepted.send(());
+        on_go.recv().expect("told to answer");
+        write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
+        )
+        .expect("answered");
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (output, ()) = runtime.block_on(async {
+        tokio::join!(
+            node.query_async(
+                context,
+                "get".to_owned(),
+                format!("http://{address}/ok").into_bytes(),
+                None,
+            ),
+            async {
+                on_accept.await.expect("the fetch arrived");
+                go.send(()).expect("server waiting");
+            }
+        )
+    });
+    let output = output.expect("fetched");
+    assert_eq!(output.returns.as_deref(), Some(&b"hello"[..]));
+    server.join().expect("server thread");
 }
