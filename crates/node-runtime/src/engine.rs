@@ -19,6 +19,8 @@ use crate::{BlobStore, CallError, Fetch, InstallError, Limits, Outcome, Storage,
 
 /// How often the wall-clock deadline is checked.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Epoch ticks a budgeted call ([`Call::budget`]) may run: 10 to 20 ms.
+const BUDGET_TICKS: u64 = 2;
 
 /// Instances that may run at once by default (pooling allocator slots).
 pub const DEFAULT_INSTANCES: u32 = 128;
@@ -173,7 +175,8 @@ pub struct Call {
     pub environment: Box<dyn crate::Environment>,
     /// For a caller that must not wait (an async thread): the most fuel
     /// the call may use. The call then fails with
-    /// [`CallError::Unfinished`] when it needs more than that, when no
+    /// [`CallError::Unfinished`] when it needs more than that or runs past
+    /// two epoch ticks (10 to 20 ms, as fuel does not bound time), when no
     /// instance slot is free at once, or when it would wait on the network
     /// (a `fetch` the node allows), as well as on a runtime without fuel metering, which
     /// could not bound it. `None` (the usual) runs under
@@ -416,6 +419,16 @@ impl Runtime {
         let fuel_limit = call
             .budget
             .map_or(limits.fuel, |budget| budget.min(limits.fuel));
+        // Fuel does not bound time (one bulk-memory instruction or host call
+        // is one unit of it): a budgeted call also stops within
+        // `BUDGET_TICKS` epoch ticks, the first of which may come at once.
+        let full_ticks =
+            u64::try_from((limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1))
+                .unwrap_or(u64::MAX);
+        let deadline_ticks = match call.budget {
+            Some(_) => full_ticks.min(BUDGET_TICKS),
+            None => full_ticks,
+        };
         let memory_bytes =
             usize::try_from(u64::from(limits.max_memory_pages) * 65_536).unwrap_or(usize::MAX);
         let state = HostState {
@@ -458,8 +471,7 @@ impl Runtime {
         let result = fuel
             .map_err(|err| CallError::Instantiate(format!("{err:#}")))
             .and_then(|()| {
-                let ticks = (limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1);
-                store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+                store.set_epoch_deadline(deadline_ticks);
                 run(&mut store, module, &call.method)
             });
         let fuel_used = if self.metered {
@@ -470,6 +482,9 @@ impl Runtime {
         // Out of the budget's fuel, not the call's: it may yet finish.
         let result = match result {
             Err(CallError::Trap(TrapKind::OutOfFuel)) if fuel_limit < limits.fuel => {
+                Err(CallError::Unfinished)
+            }
+            Err(CallError::Trap(TrapKind::Deadline)) if deadline_ticks < full_ticks => {
                 Err(CallError::Unfinished)
             }
             result => result,

@@ -1210,7 +1210,7 @@ impl Node {
     /// microseconds, less than a hand-off to a blocking thread and back, so
     /// one runs right here, on the async thread that asked, when an
     /// instance slot is free at once, its application's module is loaded,
-    /// and it finishes within [`IN_PLACE_FUEL`] without waiting on the
+    /// and it finishes within [`IN_PLACE_FUEL`] and 20 ms without waiting on the
     /// network. Otherwise it runs again from the start through
     /// [`Node::run_blocking`], queued like any other call. A query writes
     /// nothing, so the abandoned attempt leaves no trace; it costs at most

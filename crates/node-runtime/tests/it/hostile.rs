@@ -62,13 +62,28 @@ fn a_budgeted_call_stops_unfinished_at_its_budget_and_only_there() {
     assert_eq!(harness.query("ok", "").returns, Ok(None));
     // A budget above the call's own fuel changes nothing: running out of
     // the call's fuel is final.
-    harness.budget = Some(u64::MAX);
+    let mut small = hostile(Limits {
+        fuel: 100_000,
+        ..Limits::default()
+    });
+    small.budget = Some(u64::MAX);
     assert_eq!(
-        harness.query("spin", "").returns,
+        small.query("spin", "").returns,
         Err(CallError::Trap(TrapKind::OutOfFuel))
     );
     harness.budget = None;
     assert_healthy(&mut harness);
+    // Fuel does not bound time; the budget's few epoch ticks do.
+    let mut unbounded = hostile(Limits {
+        fuel: u64::MAX,
+        deadline: Duration::from_secs(600),
+        ..Limits::default()
+    });
+    unbounded.budget = Some(u64::MAX - 1);
+    assert_eq!(
+        unbounded.query("spin", "").returns,
+        Err(CallError::Unfinished)
+    );
     // Without fuel metering nothing would bound it: a budgeted call does
     // not start.
     let unmetered = node_runtime::Runtime::with_wasmtime_defaults(
