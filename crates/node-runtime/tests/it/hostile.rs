@@ -21,6 +21,8 @@ const HOSTILE: &str = r#"
     (i64.store (i32.const 8) (i64.const 0))
     (i64.store (i32.const 16) (i64.const 10485761))
     (call $value_return (i64.const 0)))
+  (func (export "past_the_end") (drop (i32.load (i32.const 65536))))
+  (func (export "across_the_end") (drop (i64.load (i32.const 65533))))
   (func (export "ok"))
 )"#;
 
@@ -145,6 +147,35 @@ fn a_giant_return_value_is_refused() {
         Err(CallError::Host(HostError::ReturnTooLarge(10_485_761)))
     );
     assert_healthy(&mut harness);
+}
+
+/// Queries run on the engine whose code checks bounds, mutations on the one
+/// that relies on guard pages: each hostile call ends the same on both.
+#[test]
+fn both_engines_stop_hostile_calls_with_the_same_error() {
+    use node_runtime::Mode::{ReadOnly, ReadWrite};
+    let mut harness = hostile(Limits {
+        fuel: 50_000_000,
+        max_memory_pages: 64,
+        ..Limits::default()
+    });
+    let cases = [
+        ("spin", TrapKind::OutOfFuel),
+        ("recurse", TrapKind::StackOverflow),
+        ("grow", TrapKind::Unreachable),
+        ("past_the_end", TrapKind::MemoryOutOfBounds),
+        ("across_the_end", TrapKind::MemoryOutOfBounds),
+    ];
+    for (method, trap) in cases {
+        for mode in [ReadOnly, ReadWrite] {
+            assert_eq!(
+                harness.call(method, "", mode).returns,
+                Err(CallError::Trap(trap.clone())),
+                "{method} {mode:?}"
+            );
+            assert_eq!(harness.call("ok", "", mode).returns, Ok(None));
+        }
+    }
 }
 
 #[test]
