@@ -507,19 +507,35 @@ impl Node {
         T: Send + 'static,
         E: From<NodeError> + Send + 'static,
     {
-        // Work that need not wait takes no place in the queue.
+        let permit = self.admit().await?;
+        self.run_admitted(permit, work).await
+    }
+
+    /// A slot for blocking work: at once if one is free (such work takes
+    /// no place in the queue), else in turn, or [`NodeError::Busy`] when
+    /// the queue is full.
+    async fn admit(&self) -> Result<OwnedSemaphorePermit, NodeError> {
         let slots = self.inner.slots.clone();
-        let permit = match slots.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                let _queued =
-                    Queued::enter(&self.inner.queued, self.inner.config.max_queued_calls)?;
-                slots
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| NodeError::Internal("the node is shutting down".into()))?
-            }
-        };
+        if let Ok(permit) = slots.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        let _queued = Queued::enter(&self.inner.queued, self.inner.config.max_queued_calls)?;
+        slots
+            .acquire_owned()
+            .await
+            .map_err(|_| NodeError::Internal("the node is shutting down".into()))
+    }
+
+    /// Runs `work` on a blocking thread, holding `permit` until it is done.
+    async fn run_admitted<T, E>(
+        &self,
+        permit: OwnedSemaphorePermit,
+        work: impl FnOnce(&Node) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<NodeError> + Send + 'static,
+    {
         let node = self.clone();
         tokio::task::spawn_blocking(move || {
             let _slot = permit;
@@ -1211,10 +1227,10 @@ impl Node {
     /// one runs right here, on the async thread that asked, when an
     /// instance slot is free at once, its application's module is loaded,
     /// and it finishes within [`IN_PLACE_FUEL`] and 20 ms without waiting on the
-    /// network. Otherwise it runs again from the start through
-    /// [`Node::run_blocking`], queued like any other call. A query writes
-    /// nothing, so the abandoned attempt leaves no trace; it costs at most
-    /// that much fuel.
+    /// network. Otherwise it runs again from the start on a blocking
+    /// thread: with the slot it had if it had one, else queued like any
+    /// other call ([`Node::run_blocking`]). A query writes nothing, so the
+    /// abandoned attempt leaves no trace; it costs at most that much fuel.
     ///
     /// # Errors
     /// As [`Node::query`] and [`Node::run_blocking`].
@@ -1225,15 +1241,23 @@ impl Node {
         args: Vec<u8>,
         executor: Option<PublicKey>,
     ) -> Result<CallOutput, NodeError> {
-        if let Some(done) = self.query_in_place(&context, &method, &args, executor) {
-            return done;
-        }
-        self.run_blocking(move |node| node.query(&context, &method, &args, executor))
-            .await
+        let permit = match self.inner.slots.clone().try_acquire_owned() {
+            Ok(permit) => {
+                if let Some(done) = self.query_in_place(&context, &method, &args, executor) {
+                    return done;
+                }
+                permit
+            }
+            Err(_) => self.admit().await?,
+        };
+        self.run_admitted(permit, move |node| {
+            node.query(&context, &method, &args, executor)
+        })
+        .await
     }
 
-    /// The in-place attempt of [`Node::query_async`]; `None` when the
-    /// query must run on a blocking thread.
+    /// The in-place attempt of [`Node::query_async`], by a caller holding a
+    /// slot; `None` when the query must run on a blocking thread.
     fn query_in_place(
         &self,
         context: &ContextId,
@@ -1241,8 +1265,6 @@ impl Node {
         args: &[u8],
         executor: Option<PublicKey>,
     ) -> Option<Result<CallOutput, NodeError>> {
-        // A slot now, or the query waits its turn with the others.
-        let _slot = self.inner.slots.try_acquire().ok()?;
         let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.query_within(context, method, args, executor, Some(IN_PLACE_FUEL))
         }));
