@@ -45,6 +45,66 @@ fn decode(text: &str) -> Result<[u8; ID_LEN], ParseIdError> {
     }
 }
 
+/// The base58 alphabet (Bitcoin's, as `bs58` uses by default).
+const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
+/// 58⁵, the largest power of 58 below 2³²: the id is divided by it limb by
+/// limb, so each step is a 64-bit division by a constant.
+const FIVE_DIGITS: u64 = 58 * 58 * 58 * 58 * 58;
+
+/// The base58 text of an id, in a buffer of its own: what `bs58::encode`
+/// gives, without its digit-by-digit passes over every byte or a heap
+/// allocation (ids are written into every record and answer).
+struct Text {
+    bytes: [u8; MAX_TEXT_LEN],
+    start: usize,
+}
+
+impl Text {
+    fn new(id: &[u8; ID_LEN]) -> Self {
+        // The id as eight big-endian 32-bit limbs.
+        let mut limbs = [0u32; ID_LEN / 4];
+        for (limb, chunk) in limbs.iter_mut().zip(id.chunks_exact(4)) {
+            *limb = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        }
+        // Nine divisions by 58⁵ give 45 digits, least significant first:
+        // 58⁴⁵ > 2²⁵⁶, so nothing is left after them.
+        let mut digits = [0u8; 45];
+        for group in digits.chunks_exact_mut(5) {
+            let mut rest = 0u64;
+            for limb in &mut limbs {
+                let value = (rest << 32) | u64::from(*limb);
+                *limb = u32::try_from(value / FIVE_DIGITS).expect("below 2^32: rest < 58^5");
+                rest = value % FIVE_DIGITS;
+            }
+            for digit in group {
+                *digit = u8::try_from(rest % 58).expect("below 58");
+                rest /= 58;
+            }
+        }
+        let significant = digits
+            .iter()
+            .rposition(|digit| *digit != 0)
+            .map_or(0, |at| at + 1);
+        // Each leading zero byte is written as the zero digit, '1'.
+        let zeros = id.iter().take_while(|byte| **byte == 0).count();
+        let len = zeros + significant;
+        let mut bytes = [ALPHABET[0]; MAX_TEXT_LEN];
+        let start = MAX_TEXT_LEN - len;
+        for (out, digit) in bytes[start + zeros..]
+            .iter_mut()
+            .zip(digits[..significant].iter().rev())
+        {
+            *out = ALPHABET[usize::from(*digit)];
+        }
+        Self { bytes, start }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[self.start..]).expect("the alphabet is ASCII")
+    }
+}
+
 /// Defines a 32-byte identifier newtype with base58 `Display`/`FromStr`/serde.
 macro_rules! define_id {
     ($(#[$meta:meta])* $name:ident) => {
@@ -86,7 +146,7 @@ macro_rules! define_id {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&bs58::encode(&self.0).into_string())
+                f.write_str(Text::new(&self.0).as_str())
             }
         }
 
@@ -120,7 +180,7 @@ macro_rules! define_id {
 
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_str(self)
+                serializer.serialize_str(Text::new(&self.0).as_str())
             }
         }
 
@@ -238,6 +298,39 @@ mod tests {
         assert!(message.contains("ApplicationId"), "{message}");
         assert!(message.contains("expected 32 bytes"), "{message}");
         assert!(serde_json::from_str::<ApplicationId>("42").is_err());
+    }
+
+    #[test]
+    fn text_is_what_bs58_writes() {
+        let mut cases = vec![[0u8; ID_LEN], [0xff; ID_LEN], [7; ID_LEN]];
+        // Leading zero bytes (written as '1's) of every count, before both
+        // small and large values; then a pseudo-random sweep.
+        for zeros in 0..ID_LEN {
+            for tail in [1u8, 0x3a, 0xff] {
+                let mut id = [tail; ID_LEN];
+                id[..zeros].fill(0);
+                cases.push(id);
+                let mut one = [0u8; ID_LEN];
+                one[zeros] = tail;
+                cases.push(one);
+            }
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..2_000 {
+            let mut id = [0u8; ID_LEN];
+            for byte in &mut id {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                *byte = state.to_le_bytes()[0];
+            }
+            cases.push(id);
+        }
+        for id in cases {
+            let text = Hash::from_bytes(id).to_string();
+            assert_eq!(text, bs58::encode(id).into_string(), "{id:?}");
+            assert_eq!(text.parse::<Hash>(), Ok(Hash::from_bytes(id)));
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub enum Version {
 }
 
 /// A request id, echoed back with its exact JSON type.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum RequestId {
     /// `null`, or no `id` at all.
@@ -28,6 +28,47 @@ pub enum RequestId {
     Number(u64),
     /// A string.
     String(String),
+}
+
+/// By the JSON type at hand, where `#[serde(untagged)]` would try each
+/// variant in turn and format an error for every miss (every request has an
+/// id).
+impl<'de> Deserialize<'de> for RequestId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct IdVisitor;
+
+        impl serde::de::Visitor<'_> for IdVisitor {
+            type Value = RequestId;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("null, a non-negative integer or a string")
+            }
+
+            fn visit_unit<E: serde::de::Error>(self) -> Result<RequestId, E> {
+                Ok(RequestId::Null)
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, id: u64) -> Result<RequestId, E> {
+                Ok(RequestId::Number(id))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, id: i64) -> Result<RequestId, E> {
+                u64::try_from(id)
+                    .map(RequestId::Number)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(id), &self))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, id: &str) -> Result<RequestId, E> {
+                Ok(RequestId::String(id.to_owned()))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, id: String) -> Result<RequestId, E> {
+                Ok(RequestId::String(id))
+            }
+        }
+
+        deserializer.deserialize_any(IdVisitor)
+    }
 }
 
 /// A JSON-RPC request.

@@ -32,6 +32,26 @@ fn request_ids_keep_their_json_type() {
         .expect("parses");
         assert_eq!(serde_json::to_value(&request.id).expect("serializes"), id);
     }
+    // Read from raw text too (the server's path), and refused when the id is
+    // none of null, a non-negative integer or a string.
+    let text = format!(
+        r#"{{"jsonrpc":"2.0","id":18446744073709551615,"method":"query","params":{{"contextId":"{CTX}","method":"len"}}}}"#
+    );
+    let request: jsonrpc::Request = serde_json::from_str(&text).expect("parses");
+    assert_eq!(request.id, RequestId::Number(u64::MAX));
+    for id in [
+        json!(-1),
+        json!(1.5),
+        json!([1]),
+        json!({"id": 1}),
+        json!(true),
+    ] {
+        let refused = serde_json::from_value::<jsonrpc::Request>(json!({
+            "jsonrpc": "2.0", "id": id, "method": "query",
+            "params": {"contextId": CTX, "method": "len", "argsJson": {}}
+        }));
+        assert!(refused.is_err(), "{id}");
+    }
 }
 
 #[test]
