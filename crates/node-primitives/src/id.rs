@@ -15,6 +15,21 @@ pub const ID_LEN: usize = 32;
 /// Longest base58 text of 32 bytes; anything longer cannot be an id.
 const MAX_TEXT_LEN: usize = 44;
 
+/// The value of each ASCII byte as a base58 digit; `NOT_A_DIGIT` if none.
+const DIGITS: [u8; 128] = {
+    let mut digits = [NOT_A_DIGIT; 128];
+    let mut at = 0;
+    while at < ALPHABET.len() {
+        digits[ALPHABET[at] as usize] = at as u8;
+        at += 1;
+    }
+    digits
+};
+const NOT_A_DIGIT: u8 = 0xff;
+
+/// The id a base58 text names, refused as `bs58::decode` into a 32-byte
+/// buffer would refuse it: the first character outside the alphabet, too
+/// many bytes as soon as the value passes 32 bytes, else too few.
 fn decode(text: &str) -> Result<[u8; ID_LEN], ParseIdError> {
     if text.is_empty() {
         return Err(ParseIdError::Empty);
@@ -22,26 +37,40 @@ fn decode(text: &str) -> Result<[u8; ID_LEN], ParseIdError> {
     if text.len() > MAX_TEXT_LEN {
         return Err(ParseIdError::TooLong);
     }
-    let mut bytes = [0u8; ID_LEN];
-    match bs58::decode(text).onto(&mut bytes) {
-        Ok(ID_LEN) => Ok(bytes),
-        Ok(actual) => Err(ParseIdError::TooShort { actual }),
-        Err(bs58::decode::Error::BufferTooSmall) => Err(ParseIdError::TooLong),
-        Err(bs58::decode::Error::InvalidCharacter { character, index }) => {
-            Err(ParseIdError::InvalidCharacter { character, index })
-        }
-        Err(bs58::decode::Error::NonAsciiCharacter { index }) => {
-            Err(ParseIdError::InvalidCharacter {
+    // The value as eight big-endian 32-bit limbs, times 58 plus each digit.
+    let mut limbs = [0u32; ID_LEN / 4];
+    for (index, byte) in text.bytes().enumerate() {
+        let digit = DIGITS
+            .get(usize::from(byte))
+            .copied()
+            .unwrap_or(NOT_A_DIGIT);
+        if digit == NOT_A_DIGIT {
+            return Err(ParseIdError::InvalidCharacter {
                 character: text[index..].chars().next().unwrap_or('\u{fffd}'),
                 index,
-            })
+            });
         }
-        // The decoder's error enum is non-exhaustive; anything else it may add is
-        // still "not base58".
-        Err(_) => Err(ParseIdError::InvalidCharacter {
-            character: '\u{fffd}',
-            index: 0,
-        }),
+        let mut carry = u64::from(digit);
+        for limb in limbs.iter_mut().rev() {
+            let value = u64::from(*limb) * 58 + carry;
+            *limb = value as u32;
+            carry = value >> 32;
+        }
+        if carry != 0 {
+            return Err(ParseIdError::TooLong);
+        }
+    }
+    let mut bytes = [0u8; ID_LEN];
+    for (chunk, limb) in bytes.chunks_exact_mut(4).zip(limbs) {
+        chunk.copy_from_slice(&limb.to_be_bytes());
+    }
+    // Each leading '1' stands for a zero byte before the value's own bytes.
+    let ones = text.bytes().take_while(|byte| *byte == ALPHABET[0]).count();
+    let value_len = ID_LEN - bytes.iter().take_while(|byte| **byte == 0).count();
+    match ones + value_len {
+        ID_LEN => Ok(bytes),
+        actual if actual > ID_LEN => Err(ParseIdError::TooLong),
+        actual => Err(ParseIdError::TooShort { actual }),
     }
 }
 
@@ -330,6 +359,60 @@ mod tests {
             let text = Hash::from_bytes(id).to_string();
             assert_eq!(text, bs58::encode(id).into_string(), "{id:?}");
             assert_eq!(text.parse::<Hash>(), Ok(Hash::from_bytes(id)));
+        }
+    }
+
+    #[test]
+    fn text_is_read_as_bs58_reads_it() {
+        let bs58 = |text: &str| {
+            let mut bytes = [0u8; ID_LEN];
+            match bs58::decode(text).onto(&mut bytes) {
+                Ok(ID_LEN) => Ok(bytes),
+                Ok(actual) => Err(ParseIdError::TooShort { actual }),
+                Err(bs58::decode::Error::BufferTooSmall) => Err(ParseIdError::TooLong),
+                Err(bs58::decode::Error::InvalidCharacter { character, index }) => {
+                    Err(ParseIdError::InvalidCharacter { character, index })
+                }
+                Err(bs58::decode::Error::NonAsciiCharacter { index }) => {
+                    Err(ParseIdError::InvalidCharacter {
+                        character: text[index..].chars().next().expect("a character"),
+                        index,
+                    })
+                }
+                Err(other) => panic!("{other}"),
+            }
+        };
+        let mut texts: Vec<String> = vec!["1".repeat(33), "1".repeat(31), "z".repeat(43)];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let len = usize::try_from(next() % 44).expect("small") + 1;
+            let ones = usize::try_from(next() % 4).expect("small").min(len);
+            let mut text = "1".repeat(ones);
+            while text.len() < len {
+                let pick = next();
+                // Now and then a byte outside the alphabet.
+                if pick % 97 == 0 {
+                    text.push(
+                        ['0', 'O', 'I', 'l', '+', 'é'][usize::try_from(pick % 6).expect("small")],
+                    );
+                } else {
+                    text.push(char::from(
+                        ALPHABET[usize::try_from(pick % 58).expect("small")],
+                    ));
+                }
+            }
+            texts.push(text);
+        }
+        for text in texts {
+            if text.len() <= MAX_TEXT_LEN {
+                assert_eq!(decode(&text), bs58(&text), "{text}");
+            }
         }
     }
 
