@@ -34,8 +34,7 @@ const KEEP_RESIDENT_ZEROED: usize = 1 << 20;
 /// Table bytes kept resident between calls.
 const TABLE_KEEP_RESIDENT: usize = 64 << 10;
 
-/// Address space reserved per linear memory of the write engine: all a
-/// 32-bit memory can address.
+/// Address space reserved per linear memory: all a 32-bit memory can address.
 const MEMORY_RESERVATION: u64 = 1 << 32;
 
 /// Bytes of the seal in front of a compiled artifact (HMAC-SHA-256).
@@ -125,19 +124,11 @@ pub enum Mode {
     ReadWrite,
 }
 
-/// A module compiled for one engine, with its imports resolved.
-#[derive(Clone)]
-struct Compiled {
-    module: Module,
-    pre: InstancePre<HostState>,
-}
-
-/// A compiled, validated module, ready to instantiate: compiled once for
-/// each of the runtime's engines ([`Runtime`] says why there are two).
+/// A compiled, validated module, ready to instantiate.
 #[derive(Clone)]
 pub struct CompiledModule {
-    writes: Compiled,
-    reads: Compiled,
+    module: Module,
+    pre: InstancePre<HostState>,
 }
 
 impl std::fmt::Debug for CompiledModule {
@@ -150,8 +141,7 @@ impl CompiledModule {
     /// Names of the callable methods: function exports of type `() -> ()`.
     #[must_use]
     pub fn methods(&self) -> Vec<String> {
-        self.writes
-            .module
+        self.module
             .exports()
             .filter(|export| {
                 matches!(export.ty(), ExternType::Func(ref ty) if ty.params().len() == 0 && ty.results().len() == 0)
@@ -213,48 +203,11 @@ impl Drop for Ticker {
     }
 }
 
-/// One wasm engine with the ABI's host functions linked.
-#[derive(Clone)]
-struct Flavor {
-    engine: Engine,
-    linker: Arc<Linker<HostState>>,
-}
-
-impl Flavor {
-    fn new(config: &Config) -> Result<Self, String> {
-        let engine = Engine::new(config).map_err(|err| err.to_string())?;
-        let mut linker = Linker::new(&engine);
-        crate::imports::define(&mut linker).map_err(|err| err.to_string())?;
-        Ok(Self {
-            engine,
-            linker: Arc::new(linker),
-        })
-    }
-
-    fn prepare(&self, module: Module) -> Result<Compiled, InstallError> {
-        let pre = self
-            .linker
-            .instantiate_pre(&module)
-            .map_err(|err| InstallError::InvalidModule(format!("{err:#}")))?;
-        Ok(Compiled { module, pre })
-    }
-}
-
-/// The wasm host: two engines with the ABI's host functions, one slot pool.
-///
-/// Mutations run on the *write* engine, whose compiled code relies on guard
-/// pages instead of checking the bounds of each load and store: the fastest
-/// guest code. The price is paid when an instance is reused: the pages its
-/// heap grew into are protected again with `mprotect`, whose TLB shootdown
-/// interrupts every other core running the node.
-/// Queries run on the *read* engine, whose code checks bounds and whose
-/// memories have no guard pages, so a reused instance needs no `mprotect`:
-/// short read-only calls, dominated by instantiation, gain more from that
-/// than they lose in guest code (docs/benchmarks.md has the figures).
+/// The wasm engine with the ABI's host functions.
 #[derive(Clone)]
 pub struct Runtime {
-    writes: Flavor,
-    reads: Flavor,
+    engine: Engine,
+    linker: Arc<Linker<HostState>>,
     limits: Arc<Limits>,
     slots: Arc<Slots>,
     artifact_key: Arc<[u8; 32]>,
@@ -308,8 +261,8 @@ impl Runtime {
             .pagemap_scan(if pagemap { Enabled::Yes } else { Enabled::No })
             .linear_memory_keep_resident(keep_resident)
             .table_keep_resident(TABLE_KEEP_RESIDENT);
-        let mut writes = Config::new();
-        writes
+        let mut engine = Config::new();
+        engine
             .consume_fuel(true)
             .epoch_interruption(true)
             .max_wasm_stack(config.limits.max_stack_bytes)
@@ -318,18 +271,8 @@ impl Runtime {
             // the bounds of every load and store; `max_memory_size` still
             // caps what a memory may grow to.
             .memory_reservation(MEMORY_RESERVATION)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool.clone()));
-        let mut reads = writes.clone();
-        // Bounds checked by compiled code: no guard pages, a reservation of
-        // exactly the memory cap, all of it read/write from the start, so
-        // nothing is protected again between calls.
-        reads
-            .signals_based_traps(false)
-            .memory_reservation(max_memory as u64)
-            .memory_guard_size(0)
-            .guard_before_linear_memory(false)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        Self::with_engines(config, &writes, &reads, true)
+        Self::with_engine(config, &engine, true)
     }
 
     /// A runtime on wasmtime's default engine configuration (no fuel, no
@@ -340,41 +283,35 @@ impl Runtime {
     /// When the engine cannot be configured on this machine.
     #[doc(hidden)]
     pub fn with_wasmtime_defaults(config: RuntimeConfig) -> Result<Self, String> {
-        Self::with_engines(config, &Config::new(), &Config::new(), false)
+        Self::with_engine(config, &Config::new(), false)
     }
 
-    fn with_engines(
-        config: RuntimeConfig,
-        writes: &Config,
-        reads: &Config,
-        metered: bool,
-    ) -> Result<Self, String> {
+    fn with_engine(config: RuntimeConfig, engine: &Config, metered: bool) -> Result<Self, String> {
         let RuntimeConfig {
             limits,
             instances,
             artifact_key,
         } = config;
         let instances = instances.max(1);
-        let writes = Flavor::new(writes)?;
-        let reads = Flavor::new(reads)?;
+        let engine = Engine::new(engine).map_err(|err| err.to_string())?;
+        let mut linker = Linker::new(&engine);
+        crate::imports::define(&mut linker).map_err(|err| err.to_string())?;
 
         let stop = Arc::new(AtomicBool::new(false));
-        let ticking = [writes.engine.clone(), reads.engine.clone()];
+        let ticking = engine.clone();
         let stopped = stop.clone();
         std::thread::Builder::new()
             .name("wasm-epoch".into())
             .spawn(move || {
                 while !stopped.load(Ordering::Relaxed) {
                     std::thread::sleep(EPOCH_TICK);
-                    for engine in &ticking {
-                        engine.increment_epoch();
-                    }
+                    ticking.increment_epoch();
                 }
             })
             .map_err(|err| err.to_string())?;
         Ok(Self {
-            writes,
-            reads,
+            engine,
+            linker: Arc::new(linker),
             limits: Arc::new(limits),
             slots: Arc::new(Slots {
                 free: Mutex::new(instances),
@@ -392,62 +329,33 @@ impl Runtime {
         &self.limits
     }
 
-    /// Identifies the engines' code format: compiled modules are only
+    /// Identifies the engine's code format: compiled modules are only
     /// reusable by a runtime with the same fingerprint.
     #[must_use]
     pub fn fingerprint(&self) -> u64 {
         let mut hasher = DefaultHasher::new();
-        for flavor in [&self.writes, &self.reads] {
-            flavor
-                .engine
-                .precompile_compatibility_hash()
-                .hash(&mut hasher);
-        }
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
         env!("CARGO_PKG_VERSION").hash(&mut hasher);
         hasher.finish()
     }
 
-    /// Validates and compiles wasm bytes for both engines; returns the
-    /// module and its sealed serialized form for the compiled-module cache.
+    /// Validates and compiles wasm bytes; returns the module and its sealed
+    /// serialized form for the compiled-module cache.
     ///
     /// # Errors
     /// [`InstallError`] naming what is wrong with the module.
     pub fn compile(&self, wasm: &[u8]) -> Result<(CompiledModule, Vec<u8>), InstallError> {
-        let compile = |flavor: &Flavor| {
-            Module::new(&flavor.engine, wasm)
-                .map_err(|err| InstallError::InvalidModule(format!("{err:#}")))
-        };
-        // Both at once: on a machine with two cores or more, installing
-        // takes no longer than with one engine.
-        let (writes, reads) = std::thread::scope(|scope| {
-            let reads = scope.spawn(|| compile(&self.reads));
-            let writes = compile(&self.writes);
-            let reads = reads
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (writes, reads)
-        });
-        let writes = writes?;
-        crate::abi::validate(&writes)?;
-        let reads = reads?;
-        let serialize = |module: &Module| {
-            module
-                .serialize()
-                .map_err(|err| InstallError::InvalidModule(format!("{err:#}")))
-        };
-        let (write_bytes, read_bytes) = (serialize(&writes)?, serialize(&reads)?);
-        // The write engine's code, then the read engine's; the length of
-        // the first in front of both, all of it under the seal.
-        let mut serialized = (write_bytes.len() as u64).to_le_bytes().to_vec();
-        serialized.extend_from_slice(&write_bytes);
-        serialized.extend_from_slice(&read_bytes);
+        let module = Module::new(&self.engine, wasm)
+            .map_err(|err| InstallError::InvalidModule(format!("{err:#}")))?;
+        crate::abi::validate(&module)?;
+        let serialized = module
+            .serialize()
+            .map_err(|err| InstallError::InvalidModule(format!("{err:#}")))?;
         let mut sealed = self.seal(&serialized).to_vec();
         sealed.extend_from_slice(&serialized);
-        let module = CompiledModule {
-            writes: self.writes.prepare(writes)?,
-            reads: self.reads.prepare(reads)?,
-        };
-        Ok((module, sealed))
+        Ok((self.prepare(module)?, sealed))
     }
 
     fn mac(&self) -> Hmac<Sha256> {
@@ -475,30 +383,24 @@ impl Runtime {
         let mut mac = self.mac();
         mac.update(serialized);
         mac.verify_slice(seal).map_err(|_| InstallError::Tampered)?;
-        let malformed = || InstallError::Deserialize("malformed compiled module".to_owned());
-        let (length, both) = serialized.split_at_checked(8).ok_or_else(malformed)?;
-        let length = u64::from_le_bytes(length.try_into().map_err(|_| malformed())?);
-        let (write_bytes, read_bytes) = usize::try_from(length)
-            .ok()
-            .and_then(|length| both.split_at_checked(length))
-            .ok_or_else(malformed)?;
-        let load = |flavor: &Flavor, bytes: &[u8]| {
-            // SAFETY: `Module::deserialize` trusts its input to be native
-            // code wasmtime produced. These bytes carry an HMAC-SHA-256
-            // under this runtime's secret key, verified above, so they are
-            // exactly what `Runtime::compile` serialized for this engine;
-            // wasmtime further checks its version and configuration header
-            // and refuses incompatible artifacts.
-            #[allow(unsafe_code)]
-            let module = unsafe { Module::deserialize(&flavor.engine, bytes) }
-                .map_err(|err| InstallError::Deserialize(format!("{err:#}")))?;
-            crate::abi::validate(&module)?;
-            flavor.prepare(module)
-        };
-        Ok(CompiledModule {
-            writes: load(&self.writes, write_bytes)?,
-            reads: load(&self.reads, read_bytes)?,
-        })
+        // SAFETY: `Module::deserialize` trusts its input to be native code
+        // wasmtime produced. These bytes carry an HMAC-SHA-256 under this
+        // runtime's secret key, verified above, so they are exactly what
+        // `Runtime::compile` serialized; wasmtime further checks its version
+        // and configuration header and refuses incompatible artifacts.
+        #[allow(unsafe_code)]
+        let module = unsafe { Module::deserialize(&self.engine, serialized) }
+            .map_err(|err| InstallError::Deserialize(format!("{err:#}")))?;
+        crate::abi::validate(&module)?;
+        self.prepare(module)
+    }
+
+    fn prepare(&self, module: Module) -> Result<CompiledModule, InstallError> {
+        let pre = self
+            .linker
+            .instantiate_pre(&module)
+            .map_err(|err| InstallError::InvalidModule(format!("{err:#}")))?;
+        Ok(CompiledModule { module, pre })
     }
 
     /// Runs `call` on a fresh instance of `module`. Returns the outcome and the
@@ -559,11 +461,7 @@ impl Runtime {
             memory: None,
             in_place: call.budget.is_some(),
         };
-        let (engine, compiled) = match call.mode {
-            Mode::ReadOnly => (&self.reads.engine, &module.reads),
-            Mode::ReadWrite => (&self.writes.engine, &module.writes),
-        };
-        let mut store = Store::new(engine, state);
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.store_limits);
         let fuel = if self.metered {
             store.set_fuel(fuel_limit)
@@ -574,7 +472,7 @@ impl Runtime {
             .map_err(|err| CallError::Instantiate(format!("{err:#}")))
             .and_then(|()| {
                 store.set_epoch_deadline(deadline_ticks);
-                run(&mut store, compiled, &call.method)
+                run(&mut store, module, &call.method)
             });
         let fuel_used = if self.metered {
             fuel_limit.saturating_sub(store.get_fuel().unwrap_or(0))
@@ -636,7 +534,11 @@ fn unfinished(call: Call) -> (Outcome, Box<dyn Storage>) {
 }
 
 /// Resolves and runs the method; maps every failure to a [`CallError`].
-fn run(store: &mut Store<HostState>, module: &Compiled, method: &str) -> Result<(), CallError> {
+fn run(
+    store: &mut Store<HostState>,
+    module: &CompiledModule,
+    method: &str,
+) -> Result<(), CallError> {
     match module.module.get_export(method) {
         Some(ExternType::Func(ty)) if ty.params().len() == 0 && ty.results().len() == 0 => {}
         Some(ExternType::Func(_)) => return Err(CallError::InvalidSignature(method.to_owned())),

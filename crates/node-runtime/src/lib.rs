@@ -2,9 +2,8 @@
 //!
 //! It implements the 25 host functions of `shared/spec/APP-ABI.md` on wasmtime.
 //! Where to start:
-//! - [`Runtime`]: the engines (one for mutations, one for queries; compile
-//!   once for both, validate imports against the ABI, serialize / deserialize
-//!   compiled modules) and [`Runtime::call`].
+//! - [`Runtime`]: the engine (compile once, validate imports against the ABI,
+//!   serialize / deserialize compiled modules) and [`Runtime::call`].
 //! - [`Storage`] / [`BlobStore`]: how the host sees a context's state and the
 //!   node's blobs; the `node` crate implements them.
 //! - [`Outcome`] and [`CallError`]: what a call produced, and every way it can fail.

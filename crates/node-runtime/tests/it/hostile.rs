@@ -149,8 +149,9 @@ fn a_giant_return_value_is_refused() {
     assert_healthy(&mut harness);
 }
 
-/// Queries run on the engine whose code checks bounds, mutations on the one
-/// that relies on guard pages: each hostile call ends the same on both.
+/// Each hostile call ends with the same typed error whether it runs as a
+/// query or as a mutation (a guard for any engine setting that differs by
+/// mode).
 #[test]
 fn both_engines_stop_hostile_calls_with_the_same_error() {
     use node_runtime::Mode::{ReadOnly, ReadWrite};
