@@ -15,6 +15,9 @@ pub const ID_LEN: usize = 32;
 /// Longest base58 text of 32 bytes; anything longer cannot be an id.
 const MAX_TEXT_LEN: usize = 44;
 
+/// The base58 alphabet (Bitcoin's, as `bs58` uses by default).
+const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
 /// The value of each ASCII byte as a base58 digit; `NOT_A_DIGIT` if none.
 const DIGITS: [u8; 128] = {
     let mut digits = [NOT_A_DIGIT; 128];
@@ -73,9 +76,6 @@ fn decode(text: &str) -> Result<[u8; ID_LEN], ParseIdError> {
         actual => Err(ParseIdError::TooShort { actual }),
     }
 }
-
-/// The base58 alphabet (Bitcoin's, as `bs58` uses by default).
-const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
 /// 58⁵, the largest power of 58 below 2³²: the id is divided by it limb by
 /// limb, so each step is a 64-bit division by a constant.

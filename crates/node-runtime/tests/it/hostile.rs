@@ -153,7 +153,7 @@ fn a_giant_return_value_is_refused() {
 /// query or as a mutation (a guard for any engine setting that differs by
 /// mode).
 #[test]
-fn both_engines_stop_hostile_calls_with_the_same_error() {
+fn queries_and_mutations_stop_hostile_calls_with_the_same_error() {
     use node_runtime::Mode::{ReadOnly, ReadWrite};
     let mut harness = hostile(Limits {
         fuel: 50_000_000,
