@@ -13,6 +13,7 @@ use crate::access::Lease;
 use crate::headers::{StampRules, Target, check_stamp};
 use crate::login::{self, VerifiedLogin};
 use crate::records::{self, ClientKeyRecord};
+use crate::registrations::{Lookup, Registrations};
 use crate::replay::SeenSignatures;
 use crate::store::{KeyWrite, Table};
 use crate::{
@@ -86,6 +87,10 @@ impl Clock for SystemClock {
 }
 
 /// Login, request authentication and tokens over a [`KeyStore`].
+///
+/// An authenticator and its clones must be their store's only writer once
+/// they answer requests: they remember which client keys are registered,
+/// and forget it on their own writes only.
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     identity: NodeIdentity,
@@ -95,6 +100,7 @@ pub struct Authenticator {
     clock: Arc<dyn Clock>,
     seen: Arc<SeenSignatures>,
     verified: Arc<jwt::Verified>,
+    registrations: Arc<Registrations>,
     operator: Option<Arc<Operator>>,
 }
 
@@ -132,6 +138,7 @@ impl Authenticator {
             clock: Arc::new(SystemClock),
             seen: Arc::default(),
             verified: Arc::default(),
+            registrations: Arc::default(),
             operator: None,
         }
     }
@@ -197,7 +204,7 @@ impl Authenticator {
         let verified = login::verify(&self.identity, &self.config, body, secs(now_ms))?;
         let registration = hex::encode(crate::identity::random_bytes::<16>()?);
         let mut outcome = LoginOutcome::ClientKeyAdded;
-        self.store.write(&mut |tables| {
+        self.write(&mut |tables| {
             consume_challenge(tables, &verified, now_ms)?;
             let roots = tables.list(Table::RootKeys)?;
             if roots.is_empty() {
@@ -269,7 +276,7 @@ impl Authenticator {
         now_ms: u64,
     ) -> Result<LoginOutcome, AuthError> {
         let verified = login::verify(&self.identity, &self.config, body, secs(now_ms))?;
-        self.store.write(&mut |tables| {
+        self.write(&mut |tables| {
             consume_challenge(tables, &verified, now_ms)?;
             if !is_root(tables, &verified.wallet_key)? {
                 put_root(tables, &verified, now_ms)?;
@@ -448,10 +455,16 @@ impl Authenticator {
         if self.is_operator(&lease.key, &lease.registration) {
             return Ok(());
         }
+        let Lookup::Unknown(generation) = self.registrations.check(&lease.key, &lease.registration)
+        else {
+            return Ok(());
+        };
         let registered = self
             .client_key(&lease.key)?
             .is_some_and(|record| record.registration == lease.registration);
         if registered {
+            self.registrations
+                .remember(generation, &lease.key, &lease.registration);
             Ok(())
         } else {
             Err(AuthError::Unauthorized(
@@ -476,7 +489,7 @@ impl Authenticator {
         now_ms: u64,
     ) -> Result<JwtTokenResponse, AuthError> {
         let mut pair = None;
-        self.store.write(&mut |tables| {
+        self.write(&mut |tables| {
             tables.prune(now_ms / 1000)?;
             let registration = if self.is_operator(minted_by, OPERATOR_REGISTRATION) {
                 OPERATOR_REGISTRATION.to_owned()
@@ -533,7 +546,7 @@ impl Authenticator {
             claims.executor_public_key,
             now_ms,
         )?;
-        self.store.write(&mut |tables| {
+        self.write(&mut |tables| {
             tables.prune(now_ms / 1000)?;
             if !tables.remove(Table::RefreshTokens, &old)? {
                 return Err(AuthError::InvalidRefreshToken(
@@ -554,6 +567,18 @@ impl Authenticator {
             tables.insert(Table::RefreshTokens, &pair.1, &[], Some(pair.2))
         })?;
         Ok(pair.0)
+    }
+
+    /// Runs `change` on the store in one transaction; then forgets the
+    /// registrations known, as `change` may have removed or replaced keys.
+    /// Every write goes through here.
+    fn write(
+        &self,
+        change: &mut dyn FnMut(&mut dyn KeyWrite) -> Result<(), AuthError>,
+    ) -> Result<(), AuthError> {
+        let result = self.store.write(change);
+        self.registrations.forget_all();
+        result
     }
 
     /// The node's DID document.
@@ -602,7 +627,7 @@ impl Authenticator {
     /// # Errors
     /// The store's error.
     pub fn delete_keys(&self) -> Result<(), AuthError> {
-        self.store.write(&mut |tables| {
+        self.write(&mut |tables| {
             for table in [Table::RootKeys, Table::ClientKeys, Table::RefreshTokens] {
                 tables.clear(table)?;
             }
@@ -615,7 +640,7 @@ impl Authenticator {
     /// # Errors
     /// [`AuthError::UnknownKey`] when it is not registered, or the store's error.
     pub fn delete_client_key(&self, signing_key: &str) -> Result<(), AuthError> {
-        self.store.write(&mut |tables| {
+        self.write(&mut |tables| {
             if tables.remove(Table::ClientKeys, signing_key)? {
                 Ok(())
             } else {

@@ -31,6 +31,7 @@ mod jwt;
 mod login;
 pub mod near;
 mod records;
+mod registrations;
 mod replay;
 mod store;
 
