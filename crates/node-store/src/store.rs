@@ -58,12 +58,18 @@ impl DecodedContexts {
             return Ok(record.clone());
         }
         let record: ContextRecord = decode("context", bytes)?;
+        self.remember(bytes, record.clone());
+        Ok(record)
+    }
+
+    /// Keeps `record` as what `bytes` decode to; the caller made `bytes`
+    /// by encoding it, which decoding reverses exactly.
+    fn remember(&self, bytes: &[u8], record: ContextRecord) {
         let mut decoded = self.lock();
         if decoded.len() >= DECODED_KEPT {
             decoded.clear();
         }
-        decoded.insert(*id, (bytes.into(), record.clone()));
-        Ok(record)
+        decoded.insert(record.id, (bytes.into(), record));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Decoded> {
@@ -246,7 +252,7 @@ impl Store {
                     "application {application} was uninstalled"
                 )));
             }
-            apply(txn, std::slice::from_ref(commit))?
+            apply(txn, &self.decoded, std::slice::from_ref(commit))?
                 .into_iter()
                 .collect()
         })
@@ -312,7 +318,7 @@ impl Store {
     /// # Errors
     /// When the database fails; then nothing was written.
     pub fn commit(&self, commits: &[ContextCommit]) -> Result<(), StoreError> {
-        self.write(|txn| apply(txn, commits)?.into_iter().collect())
+        self.write(|txn| apply(txn, &self.decoded, commits)?.into_iter().collect())
     }
 
     /// Commits what of `commits` applies, in order, in one durable
@@ -329,7 +335,7 @@ impl Store {
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
         let mut results = Vec::new();
         self.write(|txn| {
-            results = apply(txn, commits)?;
+            results = apply(txn, &self.decoded, commits)?;
             Ok(())
         })?;
         Ok(results)
@@ -443,6 +449,7 @@ fn u64_at(key: &[u8], at: usize, what: &'static str) -> Result<u64, StoreError> 
 /// writes nothing).
 fn apply(
     txn: &WriteTransaction,
+    decoded: &DecodedContexts,
     commits: &[ContextCommit],
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     let mut contexts = txn.open_table(CONTEXTS)?;
@@ -462,7 +469,7 @@ fn apply(
             Some(prior) => {
                 let stored = contexts
                     .get(id.as_slice())?
-                    .map(|bytes| decode::<ContextRecord>("context", bytes.value()))
+                    .map(|bytes| decoded.decode(&commit.context.id, bytes.value()))
                     .transpose()?;
                 match stored {
                     None => {
@@ -544,7 +551,11 @@ fn apply(
         for (member, secret) in &commit.member_secrets {
             secrets.insert(join(id, member.as_bytes()).as_slice(), secret.as_slice())?;
         }
-        contexts.insert(id.as_slice(), encode(&context).as_slice())?;
+        // The next call's snapshot, and the next commit here, read these
+        // bytes: they take the record without decoding it.
+        let bytes = encode(&context);
+        contexts.insert(id.as_slice(), bytes.as_slice())?;
+        decoded.remember(&bytes, context);
         results.push(Ok(()));
     }
     Ok(results)
@@ -1036,6 +1047,34 @@ mod tests {
             })
         ));
         assert_eq!(seq(&new), 2);
+    }
+
+    /// A committed record is kept as what its bytes decode to
+    /// ([`DecodedContexts::remember`]): that holds for every field.
+    #[test]
+    fn a_context_record_decodes_to_what_was_encoded() {
+        let member = PublicKey::from_bytes([3; 32]);
+        let other = PublicKey::from_bytes([4; 32]);
+        let full = ContextRecord {
+            root_hash: Hash::from_bytes([5; 32]),
+            last_time_ns: u64::MAX,
+            members: vec![member, other],
+            joined_at: [(other, 7)].into(),
+            event_bytes: 99,
+            heads: [(member, 12), (other, 1)].into(),
+            remote: [other].into(),
+            sharing: Some(crate::Sharing {
+                genesis: "genesis".into(),
+                invitations: vec!["invitation".into()],
+                peers: vec!["/ip4/127.0.0.1/tcp/1".into()],
+            }),
+            ..record(ContextId::from_bytes([1; 32]), 8)
+        };
+        let plain = record(full.id, 0);
+        for record in [full, plain] {
+            let decoded: ContextRecord = decode("context", &encode(&record)).expect("decoded");
+            assert_eq!(decoded, record);
+        }
     }
 
     /// A store written by a version that did not keep values digests (or
