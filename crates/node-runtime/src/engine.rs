@@ -10,8 +10,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use wasmtime::{
-    Config, Enabled, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module,
-    PoolingAllocationConfig, Store, StoreLimitsBuilder, Trap,
+    Config, Enabled, Engine, Extern, ExternType, InstanceAllocationStrategy, InstancePre, Linker,
+    Module, ModuleExport, PoolingAllocationConfig, Store, StoreLimitsBuilder, Trap,
 };
 
 use crate::host::HostState;
@@ -127,8 +127,21 @@ pub enum Mode {
 /// A compiled, validated module, ready to instantiate.
 #[derive(Clone)]
 pub struct CompiledModule {
-    module: Module,
     pre: InstancePre<HostState>,
+    /// Its function exports by name, resolved once so that a call looks
+    /// its method up by index, not by name and type.
+    functions: Arc<HashMap<Box<str>, Function>>,
+    /// Its exported `memory`.
+    memory: Option<ModuleExport>,
+}
+
+/// A function export of a module.
+#[derive(Clone, Copy)]
+enum Function {
+    /// Of type `() -> ()`: a method.
+    Method(ModuleExport),
+    /// Of another type: not callable as a method.
+    OtherType,
 }
 
 impl std::fmt::Debug for CompiledModule {
@@ -141,13 +154,14 @@ impl CompiledModule {
     /// Names of the callable methods: function exports of type `() -> ()`.
     #[must_use]
     pub fn methods(&self) -> Vec<String> {
-        self.module
-            .exports()
-            .filter(|export| {
-                matches!(export.ty(), ExternType::Func(ref ty) if ty.params().len() == 0 && ty.results().len() == 0)
-            })
-            .map(|export| export.name().to_owned())
-            .collect()
+        let mut methods: Vec<String> = self
+            .functions
+            .iter()
+            .filter(|(_, function)| matches!(function, Function::Method(_)))
+            .map(|(name, _)| name.to_string())
+            .collect();
+        methods.sort_unstable();
+        methods
     }
 }
 
@@ -400,7 +414,27 @@ impl Runtime {
             .linker
             .instantiate_pre(&module)
             .map_err(|err| InstallError::InvalidModule(format!("{err:#}")))?;
-        Ok(CompiledModule { module, pre })
+        let functions = module
+            .exports()
+            .filter_map(|export| {
+                let ExternType::Func(ty) = export.ty() else {
+                    return None;
+                };
+                let function = match module.get_export_index(export.name()) {
+                    Some(index) if ty.params().len() == 0 && ty.results().len() == 0 => {
+                        Function::Method(index)
+                    }
+                    _ => Function::OtherType,
+                };
+                Some((export.name().into(), function))
+            })
+            .collect();
+        let memory = module.get_export_index("memory");
+        Ok(CompiledModule {
+            pre,
+            functions: Arc::new(functions),
+            memory,
+        })
     }
 
     /// Runs `call` on a fresh instance of `module`. Returns the outcome and the
@@ -539,18 +573,24 @@ fn run(
     module: &CompiledModule,
     method: &str,
 ) -> Result<(), CallError> {
-    match module.module.get_export(method) {
-        Some(ExternType::Func(ty)) if ty.params().len() == 0 && ty.results().len() == 0 => {}
-        Some(ExternType::Func(_)) => return Err(CallError::InvalidSignature(method.to_owned())),
-        _ => return Err(CallError::MethodNotFound(method.to_owned())),
-    }
+    let export = match module.functions.get(method) {
+        Some(Function::Method(export)) => export,
+        Some(Function::OtherType) => return Err(CallError::InvalidSignature(method.to_owned())),
+        None => return Err(CallError::MethodNotFound(method.to_owned())),
+    };
     let instance = module.pre.instantiate(&mut *store).map_err(|err| {
         failure(store, &err).unwrap_or_else(|| CallError::Instantiate(format!("{err:#}")))
     })?;
-    store.data_mut().memory = instance.get_memory(&mut *store, "memory");
+    store.data_mut().memory = module
+        .memory
+        .as_ref()
+        .and_then(|memory| instance.get_module_export(&mut *store, memory))
+        .and_then(Extern::into_memory);
     let func = instance
-        .get_typed_func::<(), ()>(&mut *store, method)
-        .map_err(|_| CallError::InvalidSignature(method.to_owned()))?;
+        .get_module_export(&mut *store, export)
+        .and_then(Extern::into_func)
+        .and_then(|func| func.typed::<(), ()>(&*store).ok())
+        .ok_or_else(|| CallError::InvalidSignature(method.to_owned()))?;
     func.call(&mut *store, ()).map_err(|err| {
         failure(store, &err).unwrap_or_else(|| TrapKind::Other(format!("{err:#}")).into())
     })
