@@ -12,18 +12,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Json, Router};
 use node::{CallOutput, Node};
-use node_primitives::{ContextId, PublicKey};
+use node_primitives::{ContextId, Hash, PublicKey};
 use prometheus_client::registry::Registry;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use server_auth::{AuthError, Authenticator, Principal, Target};
 use server_primitives::admin::ApiErrorResponse;
 use server_primitives::jsonrpc::{
-    self, CallResult, ErrorObject, Request, RequestCall, RequestId, Response as RpcResponse,
-    ResponseBody, RpcError, Version,
+    self, ErrorObject, Request, RequestCall, RequestId, Response as RpcResponse, ResponseBody,
+    RpcError, Version,
 };
 
 use crate::error::{Failure, from_node, internal, internal_object, parse};
-use crate::metrics::{Metrics, method_name, outcome_name};
+use crate::metrics::{Metrics, outcome_name};
 
 /// Largest request body, bytes.
 const MAX_BODY: usize = 1024 * 1024;
@@ -115,27 +117,143 @@ impl Answer {
     }
 
     /// A JSON-RPC response with `outcome`.
-    fn reply(
-        method: &'static str,
-        id: RequestId,
-        outcome: Result<CallResult, ErrorObject>,
-    ) -> Self {
+    fn reply(method: &'static str, id: RequestId, outcome: Result<Success, ErrorObject>) -> Self {
         let label = outcome_name(outcome.as_ref().err().map(|error| &error.error));
-        let body = match outcome {
-            Ok(result) => ResponseBody::Result(result),
-            Err(error) => ResponseBody::Error(error),
+        let response = match outcome {
+            Ok(result) => Json(Succeeded {
+                jsonrpc: Version::V2,
+                id,
+                result,
+            })
+            .into_response(),
+            Err(error) => Json(RpcResponse {
+                jsonrpc: Version::V2,
+                id,
+                body: ResponseBody::Error(error),
+            })
+            .into_response(),
         };
         Self {
             method,
             outcome: label,
-            response: Json(RpcResponse {
-                jsonrpc: Version::V2,
-                id,
-                body,
-            })
-            .into_response(),
+            response,
         }
     }
+}
+
+/// A request as the endpoint reads it first: `argsJson` is kept as the
+/// JSON text it came as, which goes to the application unchanged (numbers
+/// keep all their digits, as a `u128` needs). What this does not read is
+/// read again as a [`Request`], which decides, and words the error.
+#[derive(Deserialize)]
+struct Incoming<'a> {
+    #[serde(rename = "jsonrpc")]
+    _version: Version,
+    #[serde(default)]
+    id: RequestId,
+    method: Kind,
+    #[serde(borrow)]
+    params: IncomingParams<'a>,
+}
+
+/// The JSON-RPC methods.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Kind {
+    Query,
+    Mutate,
+    Execute,
+}
+
+impl Kind {
+    /// Its metrics label.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::Mutate => "mutate",
+            Self::Execute => "execute",
+        }
+    }
+}
+
+/// [`jsonrpc::CallParams`] with `argsJson` as text.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IncomingParams<'a> {
+    context_id: ContextId,
+    method: String,
+    #[serde(default, borrow)]
+    args_json: Option<&'a RawValue>,
+    #[serde(default)]
+    executor_public_key: Option<PublicKey>,
+    #[serde(default)]
+    substitute: Vec<String>,
+}
+
+/// A parsed call.
+struct Params {
+    context_id: ContextId,
+    method: String,
+    /// The arguments, JSON text.
+    args: Vec<u8>,
+    executor_public_key: Option<PublicKey>,
+    substitute: Vec<String>,
+}
+
+/// Reads a request: its id, method and call; `None` when it is not one.
+fn parse_request(body: &[u8]) -> Option<(RequestId, Kind, Params)> {
+    if let Ok(request) = serde_json::from_slice::<Incoming<'_>>(body) {
+        let params = request.params;
+        let args = params.args_json.unwrap_or(RawValue::NULL).get();
+        return Some((
+            request.id,
+            request.method,
+            Params {
+                context_id: params.context_id,
+                method: params.method,
+                args: args.as_bytes().to_vec(),
+                executor_public_key: params.executor_public_key,
+                substitute: params.substitute,
+            },
+        ));
+    }
+    let request: Request = serde_json::from_slice(body).ok()?;
+    let (kind, params) = match request.call {
+        RequestCall::Query(params) => (Kind::Query, params),
+        RequestCall::Mutate(params) => (Kind::Mutate, params),
+        RequestCall::Execute(params) => (Kind::Execute, params),
+    };
+    Some((
+        request.id,
+        kind,
+        Params {
+            context_id: params.context_id,
+            method: params.method,
+            args: params.args_json.to_string().into_bytes(),
+            executor_public_key: params.executor_public_key,
+            substitute: params.substitute,
+        },
+    ))
+}
+
+/// A successful response, the output as the application returned it (the
+/// shape of [`RpcResponse`] with a [`jsonrpc::CallResult`]).
+#[derive(Serialize)]
+struct Succeeded {
+    jsonrpc: Version,
+    id: RequestId,
+    result: Success,
+}
+
+/// [`jsonrpc::CallResult`] with the output as text.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Success {
+    output: Box<RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root_hash: Option<Hash>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_seq: Option<u64>,
 }
 
 async fn handle(
@@ -233,12 +351,11 @@ async fn answer(
             return Answer::refused("bad_body", rejection.status(), rejection.body_text());
         }
     };
-    let request: Request = match serde_json::from_slice(&body) {
-        Ok(request) => request,
-        Err(_) => return unparsed(&body),
+    let Some((id, kind, params)) = parse_request(&body) else {
+        return unparsed(&body);
     };
-    let method = method_name(&request.call);
-    match call(state, &caller, request.call).await {
+    let method = kind.name();
+    match call(state, &caller, kind, params).await {
         Err(Failure::Busy(error)) => {
             let mut answer = Answer {
                 method,
@@ -254,13 +371,13 @@ async fn answer(
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
             answer
         }
-        Err(Failure::Rpc(error)) => Answer::reply(method, request.id, Err(error)),
+        Err(Failure::Rpc(error)) => Answer::reply(method, id, Err(error)),
         Err(Failure::Internal(detail)) => {
-            let mut answer = Answer::reply(method, request.id, Err(internal_object()));
+            let mut answer = Answer::reply(method, id, Err(internal_object()));
             answer.response.extensions_mut().insert(detail);
             answer
         }
-        Ok(result) => Answer::reply(method, request.id, Ok(result)),
+        Ok(result) => Answer::reply(method, id, Ok(result)),
     }
 }
 
@@ -323,12 +440,10 @@ fn executor(
 async fn call(
     state: &JsonRpcState,
     caller: &Caller,
-    call: RequestCall,
-) -> Result<CallResult, Failure> {
-    let (params, write) = match call {
-        RequestCall::Query(params) => (params, false),
-        RequestCall::Mutate(params) | RequestCall::Execute(params) => (params, true),
-    };
+    kind: Kind,
+    params: Params,
+) -> Result<Success, Failure> {
+    let write = !matches!(kind, Kind::Query);
     if !params.substitute.is_empty() {
         return Err(parse(format!(
             "`substitute` names context aliases ({}), which this node does not keep: put the values in argsJson",
@@ -337,12 +452,7 @@ async fn call(
         .into());
     }
     let executor = executor(caller, params.context_id, params.executor_public_key)?;
-    let args = serde_json::to_vec(&params.args_json).map_err(|err| ErrorObject {
-        error: RpcError::SerdeError {
-            message: err.to_string(),
-        },
-        payload: None,
-    })?;
+    let args = params.args;
     let context = params.context_id;
     let method = params.method;
     let output = if write {
@@ -367,13 +477,13 @@ async fn call(
     result(output.map_err(from_node)?)
 }
 
-fn result(output: CallOutput) -> Result<CallResult, Failure> {
+fn result(output: CallOutput) -> Result<Success, Failure> {
     let value = match output.returns {
-        None => Value::Null,
+        None => RawValue::NULL.to_owned(),
         Some(bytes) => {
             let text = String::from_utf8(bytes)
                 .map_err(|err| internal(format!("return value is not UTF-8: {err}")))?;
-            serde_json::from_str(&text).map_err(|err| ErrorObject {
+            RawValue::from_string(text).map_err(|err| ErrorObject {
                 error: RpcError::SerdeError {
                     message: format!("the return value is not JSON: {err}"),
                 },
@@ -381,7 +491,7 @@ fn result(output: CallOutput) -> Result<CallResult, Failure> {
             })?
         }
     };
-    Ok(CallResult {
+    Ok(Success {
         output: value,
         root_hash: output.record.as_ref().map(|record| record.root_hash),
         event_seq: output.record.as_ref().map(|record| record.seq),

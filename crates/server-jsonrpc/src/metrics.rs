@@ -7,16 +7,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
-use server_primitives::jsonrpc::{RequestCall, RpcError};
-
-/// The JSON-RPC method of a request; `none` when the body named none we know.
-pub(crate) fn method_name(call: &RequestCall) -> &'static str {
-    match call {
-        RequestCall::Query(_) => "query",
-        RequestCall::Mutate(_) => "mutate",
-        RequestCall::Execute(_) => "execute",
-    }
-}
+use server_primitives::jsonrpc::RpcError;
 
 /// The outcome label of an answered call: `ok` or the error's `type`.
 pub(crate) fn outcome_name(error: Option<&RpcError>) -> &'static str {

@@ -38,6 +38,33 @@ const ERRORS_APP: &str = r#"
       (br_if $again (i64.gt_s (local.get $n) (i64.const 0)))))
 )"#;
 
+/// `echo` returns its arguments' bytes as its value.
+const ECHO_APP: &str = r#"
+(module
+  (import "env" "input" (func $input (param i64)))
+  (import "env" "register_len" (func $register_len (param i64) (result i64)))
+  (import "env" "read_register" (func $read_register (param i64 i64) (result i32)))
+  (import "env" "value_return" (func $value_return (param i64)))
+  (import "env" "commit" (func $commit (param i64 i64)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "rootrootrootrootrootrootrootrootart")
+  (func $buf (param $at i32) (param $ptr i64) (param $len i64)
+    (i64.store (local.get $at) (local.get $ptr))
+    (i64.store offset=8 (local.get $at) (local.get $len)))
+  (func (export "init")
+    (call $buf (i32.const 500) (i64.const 0) (i64.const 32))
+    (call $buf (i32.const 516) (i64.const 32) (i64.const 3))
+    (call $commit (i64.const 500) (i64.const 516)))
+  (func (export "echo") (local $len i64)
+    (call $input (i64.const 0))
+    (local.set $len (call $register_len (i64.const 0)))
+    (call $buf (i32.const 2000) (i64.const 4096) (local.get $len))
+    (drop (call $read_register (i64.const 0) (i64.const 2000)))
+    (i64.store (i32.const 1000) (i64.const 0))
+    (call $buf (i32.const 1008) (i64.const 4096) (local.get $len))
+    (call $value_return (i64.const 1000)))
+)"#;
+
 struct Served {
     url: String,
     node: Node,
@@ -488,4 +515,40 @@ async fn the_dev_route_needs_no_credentials_and_is_served_only_when_asked() {
         .raw_at(&format!("{}/dev", closed.url), get, &[])
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// Arguments reach the application as the JSON text they came as, and its
+/// return value goes back the same way: a number past `u64` keeps its digits.
+#[tokio::test]
+async fn arguments_and_return_values_keep_every_digit() {
+    let served = serve().await;
+    let context = served.context(&wat::parse_str(ECHO_APP).expect("wat"));
+    let args = r#"{"amount":340282366920938463463374607431768211455,"parts":[1.5,"x",null]}"#;
+    for (method, args, output) in [
+        ("query", format!(r#","argsJson":{args}"#), args),
+        ("mutate", format!(r#","argsJson":{args}"#), args),
+        ("query", String::new(), "null"),
+        ("query", r#","argsJson":null"#.to_owned(), "null"),
+    ] {
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{{"contextId":"{context}","method":"echo"{args}}}}}"#
+        );
+        let mut request = served
+            .http
+            .post(&served.url)
+            .header("content-type", "application/json")
+            .body(body);
+        for (name, value) in served.headers() {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::OK);
+        let text = response.text().await.expect("body");
+        assert!(
+            text.starts_with(&format!(
+                r#"{{"jsonrpc":"2.0","id":1,"result":{{"output":{output}"#
+            )),
+            "{method} {args}: {text}"
+        );
+    }
 }
