@@ -570,15 +570,15 @@ impl Authenticator {
     }
 
     /// Runs `change` on the store in one transaction; then forgets the
-    /// registrations known, as `change` may have removed or replaced keys.
-    /// Every write goes through here.
+    /// registrations known, as `change` may have removed or replaced keys,
+    /// also when the store panics after committing. Every write goes
+    /// through here.
     fn write(
         &self,
         change: &mut dyn FnMut(&mut dyn KeyWrite) -> Result<(), AuthError>,
     ) -> Result<(), AuthError> {
-        let result = self.store.write(change);
-        self.registrations.forget_all();
-        result
+        let _forget = self.registrations.forget_after();
+        self.store.write(change)
     }
 
     /// The node's DID document.

@@ -68,6 +68,12 @@ impl Registrations {
         known.keys.insert(key.into(), registration.into());
     }
 
+    /// Forgets every registration when the returned guard drops, however
+    /// the write it covers ends.
+    pub(crate) fn forget_after(&self) -> ForgetAll<'_> {
+        ForgetAll(self)
+    }
+
     /// Forgets every registration: the store was written.
     pub(crate) fn forget_all(&self) {
         let mut known = self.lock();
@@ -77,6 +83,15 @@ impl Registrations {
 
     fn lock(&self) -> MutexGuard<'_, Known> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Forgets every registration when dropped ([`Registrations::forget_after`]).
+pub(crate) struct ForgetAll<'a>(&'a Registrations);
+
+impl Drop for ForgetAll<'_> {
+    fn drop(&mut self) {
+        self.0.forget_all();
     }
 }
 
@@ -121,6 +136,18 @@ mod tests {
             registrations.check("key", "r1"),
             Lookup::Unknown(_)
         ));
+    }
+
+    #[test]
+    fn a_write_that_panics_still_forgets() {
+        let registrations = Registrations::default();
+        registrations.remember(0, "key", "r1");
+        let panicked = std::panic::catch_unwind(|| {
+            let _forget = registrations.forget_after();
+            panic!("the store failed after committing");
+        });
+        assert!(panicked.is_err());
+        assert_eq!(registrations.check("key", "r1"), Lookup::Unknown(1));
     }
 
     #[test]

@@ -143,8 +143,9 @@ impl Answer {
 
 /// A request as the endpoint reads it first: `argsJson` is kept as the
 /// JSON text it came as, which goes to the application unchanged (numbers
-/// keep all their digits, as a `u128` needs). What this does not read is
-/// read again as a [`Request`], which decides, and words the error.
+/// keep all their digits, as a `u128` needs) once it is [`Valid`]. What
+/// this does not read is read again as a [`Request`], which decides, and
+/// words the error.
 #[derive(Deserialize)]
 struct Incoming<'a> {
     #[serde(rename = "jsonrpc")]
@@ -200,9 +201,70 @@ struct Params {
     substitute: Vec<String>,
 }
 
+/// JSON that a [`Value`] would take: nesting within `serde_json`'s limit,
+/// escapes that make valid text, numbers in range. Reading it keeps
+/// nothing; a [`RawValue`] alone checks none of that.
+struct Valid;
+
+impl<'de> Deserialize<'de> for Valid {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(Valid)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Valid {
+    type Value = Valid;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+
+    fn visit_unit<E>(self) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<Valid, A::Error> {
+        while items.next_element::<Valid>()?.is_some() {}
+        Ok(Valid)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut entries: A) -> Result<Valid, A::Error> {
+        while entries.next_entry::<Valid, Valid>()?.is_some() {}
+        Ok(Valid)
+    }
+}
+
 /// Reads a request: its id, method and call; `None` when it is not one.
 fn parse_request(body: &[u8]) -> Option<(RequestId, Kind, Params)> {
-    if let Ok(request) = serde_json::from_slice::<Incoming<'_>>(body) {
+    let incoming = serde_json::from_slice::<Incoming<'_>>(body)
+        .ok()
+        .filter(|request| {
+            request
+                .params
+                .args_json
+                .is_none_or(|args| serde_json::from_str::<Valid>(args.get()).is_ok())
+        });
+    if let Some(request) = incoming {
         let params = request.params;
         let args = params.args_json.unwrap_or(RawValue::NULL).get();
         return Some((
@@ -483,12 +545,14 @@ fn result(output: CallOutput) -> Result<Success, Failure> {
         Some(bytes) => {
             let text = String::from_utf8(bytes)
                 .map_err(|err| internal(format!("return value is not UTF-8: {err}")))?;
-            RawValue::from_string(text).map_err(|err| ErrorObject {
-                error: RpcError::SerdeError {
-                    message: format!("the return value is not JSON: {err}"),
-                },
-                payload: None,
-            })?
+            serde_json::from_str::<Valid>(&text)
+                .and_then(|Valid| RawValue::from_string(text))
+                .map_err(|err| ErrorObject {
+                    error: RpcError::SerdeError {
+                        message: format!("the return value is not JSON: {err}"),
+                    },
+                    payload: None,
+                })?
         }
     };
     Ok(Success {

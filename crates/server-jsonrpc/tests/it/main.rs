@@ -10,13 +10,19 @@ use server_jsonrpc::{JsonRpcState, router};
 use tempfile::TempDir;
 use test_utils::wallet::{ClientKey, now_ms as now};
 
-/// Methods that fail in each way the protocol names.
+/// Methods that fail in each way the protocol names; `echo`, which returns
+/// its arguments' bytes as its value; and `deep`, which returns arrays
+/// nested past what a JSON value may nest.
 const ERRORS_APP: &str = r#"
 (module
+  (import "env" "input" (func $input (param i64)))
+  (import "env" "register_len" (func $register_len (param i64) (result i64)))
+  (import "env" "read_register" (func $read_register (param i64 i64) (result i32)))
   (import "env" "value_return" (func $value_return (param i64)))
   (import "env" "commit" (func $commit (param i64 i64)))
   (memory (export "memory") 1)
   (data (i32.const 0) "rootrootrootrootrootrootrootrootart\22plain failure\22abc\ff")
+  (data (i32.const 6000) "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]")
   (func $buf (param $at i32) (param $ptr i64) (param $len i64)
     (i64.store (local.get $at) (local.get $ptr))
     (i64.store offset=8 (local.get $at) (local.get $len)))
@@ -31,38 +37,18 @@ const ERRORS_APP: &str = r#"
   (func (export "fail") (call $return (i64.const 1) (i64.const 35) (i64.const 15)))
   (func (export "not_json") (call $return (i64.const 0) (i64.const 50) (i64.const 3)))
   (func (export "not_utf8") (call $return (i64.const 0) (i64.const 53) (i64.const 1)))
-  (func (export "spin") (local $n i64)
-    (local.set $n (i64.const 400000000))
-    (loop $again
-      (local.set $n (i64.sub (local.get $n) (i64.const 1)))
-      (br_if $again (i64.gt_s (local.get $n) (i64.const 0)))))
-)"#;
-
-/// `echo` returns its arguments' bytes as its value.
-const ECHO_APP: &str = r#"
-(module
-  (import "env" "input" (func $input (param i64)))
-  (import "env" "register_len" (func $register_len (param i64) (result i64)))
-  (import "env" "read_register" (func $read_register (param i64 i64) (result i32)))
-  (import "env" "value_return" (func $value_return (param i64)))
-  (import "env" "commit" (func $commit (param i64 i64)))
-  (memory (export "memory") 1)
-  (data (i32.const 0) "rootrootrootrootrootrootrootrootart")
-  (func $buf (param $at i32) (param $ptr i64) (param $len i64)
-    (i64.store (local.get $at) (local.get $ptr))
-    (i64.store offset=8 (local.get $at) (local.get $len)))
-  (func (export "init")
-    (call $buf (i32.const 500) (i64.const 0) (i64.const 32))
-    (call $buf (i32.const 516) (i64.const 32) (i64.const 3))
-    (call $commit (i64.const 500) (i64.const 516)))
+  (func (export "deep") (call $return (i64.const 0) (i64.const 6000) (i64.const 260)))
   (func (export "echo") (local $len i64)
     (call $input (i64.const 0))
     (local.set $len (call $register_len (i64.const 0)))
     (call $buf (i32.const 2000) (i64.const 4096) (local.get $len))
     (drop (call $read_register (i64.const 0) (i64.const 2000)))
-    (i64.store (i32.const 1000) (i64.const 0))
-    (call $buf (i32.const 1008) (i64.const 4096) (local.get $len))
-    (call $value_return (i64.const 1000)))
+    (call $return (i64.const 0) (i64.const 4096) (local.get $len)))
+  (func (export "spin") (local $n i64)
+    (local.set $n (i64.const 400000000))
+    (loop $again
+      (local.set $n (i64.sub (local.get $n) (i64.const 1)))
+      (br_if $again (i64.gt_s (local.get $n) (i64.const 0)))))
 )"#;
 
 struct Served {
@@ -522,7 +508,7 @@ async fn the_dev_route_needs_no_credentials_and_is_served_only_when_asked() {
 #[tokio::test]
 async fn arguments_and_return_values_keep_every_digit() {
     let served = serve().await;
-    let context = served.context(&wat::parse_str(ECHO_APP).expect("wat"));
+    let context = served.context(&wat::parse_str(ERRORS_APP).expect("wat"));
     let args = r#"{"amount":340282366920938463463374607431768211455,"parts":[1.5,"x",null]}"#;
     for (method, args, output) in [
         ("query", format!(r#","argsJson":{args}"#), args),
@@ -551,4 +537,19 @@ async fn arguments_and_return_values_keep_every_digit() {
             "{method} {args}: {text}"
         );
     }
+    // What a JSON value may not be is refused both ways, as it was when
+    // arguments and return values were parsed.
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    for args in [deep.as_str(), r#""\ud800""#, "1e400"] {
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":2,"method":"query","params":{{"contextId":"{context}","method":"echo","argsJson":{args}}}}}"#
+        );
+        let (status, answer) = served.raw(body, &served.headers()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(answer["error"]["type"], "ParseError", "{args}: {answer}");
+    }
+    let answer = served
+        .rpc(request(json!(3), "query", &context, "deep", json!({})))
+        .await;
+    assert_eq!(answer["error"]["type"], "SerdeError", "{answer}");
 }
