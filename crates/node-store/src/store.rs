@@ -58,18 +58,17 @@ impl DecodedContexts {
             return Ok(record.clone());
         }
         let record: ContextRecord = decode("context", bytes)?;
-        self.remember(bytes, record.clone());
+        self.remember(*id, bytes, record.clone());
         Ok(record)
     }
 
-    /// Keeps `record` as what `bytes` decode to; the caller made `bytes`
-    /// by encoding it, which decoding reverses exactly.
-    fn remember(&self, bytes: &[u8], record: ContextRecord) {
+    /// Keeps `record` as what `bytes`, the row of context `id`, decode to.
+    fn remember(&self, id: ContextId, bytes: &[u8], record: ContextRecord) {
         let mut decoded = self.lock();
         if decoded.len() >= DECODED_KEPT {
             decoded.clear();
         }
-        decoded.insert(record.id, (bytes.into(), record));
+        decoded.insert(id, (bytes.into(), record));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Decoded> {
@@ -555,7 +554,9 @@ fn apply(
         // bytes: they take the record without decoding it.
         let bytes = encode(&context);
         contexts.insert(id.as_slice(), bytes.as_slice())?;
-        decoded.remember(&bytes, context);
+        // Encoding a record is reversed exactly by decoding it
+        // (`a_context_record_decodes_to_what_was_encoded`).
+        decoded.remember(commit.context.id, &bytes, context);
         results.push(Ok(()));
     }
     Ok(results)
