@@ -20,8 +20,7 @@ use serde_json::value::RawValue;
 use server_auth::{AuthError, Authenticator, Principal, Target};
 use server_primitives::admin::ApiErrorResponse;
 use server_primitives::jsonrpc::{
-    self, ErrorObject, Request, RequestCall, RequestId, Response as RpcResponse, ResponseBody,
-    RpcError, Version,
+    self, ErrorObject, Request, RequestId, Response as RpcResponse, ResponseBody, RpcError, Version,
 };
 
 use crate::error::{Failure, from_node, internal, internal_object, parse};
@@ -141,11 +140,11 @@ impl Answer {
     }
 }
 
-/// A request as the endpoint reads it first: `argsJson` is kept as the
-/// JSON text it came as, which goes to the application unchanged (numbers
-/// keep all their digits, as a `u128` needs) once it is [`Valid`]. What
-/// this does not read is read again as a [`Request`], which decides, and
-/// words the error.
+/// A request as the endpoint reads it: [`Request`] field for field, with
+/// `argsJson` kept as the JSON text it came as, which goes to the
+/// application unchanged (numbers keep all their digits, as a `u128`
+/// needs) once it is [`Valid`]. It takes the bodies [`Request`] takes;
+/// for the others, [`unparsed`] words [`Request`]'s error.
 #[derive(Deserialize)]
 struct Incoming<'a> {
     #[serde(rename = "jsonrpc")]
@@ -264,34 +263,16 @@ fn parse_request(body: &[u8]) -> Option<(RequestId, Kind, Params)> {
                 .args_json
                 .is_none_or(|args| serde_json::from_str::<Valid>(args.get()).is_ok())
         });
-    if let Some(request) = incoming {
-        let params = request.params;
-        let args = params.args_json.unwrap_or(RawValue::NULL).get();
-        return Some((
-            request.id,
-            request.method,
-            Params {
-                context_id: params.context_id,
-                method: params.method,
-                args: args.as_bytes().to_vec(),
-                executor_public_key: params.executor_public_key,
-                substitute: params.substitute,
-            },
-        ));
-    }
-    let request: Request = serde_json::from_slice(body).ok()?;
-    let (kind, params) = match request.call {
-        RequestCall::Query(params) => (Kind::Query, params),
-        RequestCall::Mutate(params) => (Kind::Mutate, params),
-        RequestCall::Execute(params) => (Kind::Execute, params),
-    };
+    let request = incoming?;
+    let params = request.params;
+    let args = params.args_json.unwrap_or(RawValue::NULL).get();
     Some((
         request.id,
-        kind,
+        request.method,
         Params {
             context_id: params.context_id,
             method: params.method,
-            args: params.args_json.to_string().into_bytes(),
+            args: args.as_bytes().to_vec(),
             executor_public_key: params.executor_public_key,
             substitute: params.substitute,
         },
@@ -560,4 +541,70 @@ fn result(output: CallOutput) -> Result<Success, Failure> {
         root_hash: output.record.as_ref().map(|record| record.root_hash),
         event_seq: output.record.as_ref().map(|record| record.seq),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use server_primitives::jsonrpc::RequestCall;
+
+    use super::*;
+
+    /// [`parse_request`] takes exactly the bodies [`Request`] takes, so
+    /// refusals keep [`Request`]'s wording ([`unparsed`]).
+    #[test]
+    fn requests_are_read_as_the_public_type_reads_them() {
+        let context = "11111111111111111111111111111111";
+        let params = format!(r#"{{"contextId":"{context}","method":"m"}}"#);
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let bodies = [
+            format!(r#"{{"jsonrpc":"2.0","id":1,"method":"query","params":{params}}}"#),
+            format!(r#"{{"params":{params},"method":"execute","jsonrpc":"2.0","extra":[1]}}"#),
+            format!(
+                r#"{{"jsonrpc":"2.0","method":"mutate","params":{{"contextId":"{context}","method":"m","argsJson":{{"n":340282366920938463463374607431768211455}},"substitute":[]}}}}"#
+            ),
+            format!(
+                r#"{{"jsonrpc":"2.0","method":"query","params":{{"contextId":"{context}","method":"m","argsJson":null}}}}"#
+            ),
+            format!(r#"{{"jsonrpc":"1.0","method":"query","params":{params}}}"#),
+            format!(r#"{{"jsonrpc":"2.0","method":"call","params":{params}}}"#),
+            r#"{"jsonrpc":"2.0","method":"query"}"#.to_owned(),
+            format!(r#"{{"jsonrpc":"2.0","method":"query","method":"mutate","params":{params}}}"#),
+            format!(r#"{{"jsonrpc":"2.0","method":"query","params":{params},"params":{params}}}"#),
+            format!(r#"{{"jsonrpc":"2.0","id":1,"id":2,"method":"query","params":{params}}}"#),
+            r#"{"jsonrpc":"2.0","method":"query","params":{"contextId":"x","method":"m"}}"#
+                .to_owned(),
+            format!(
+                r#"{{"jsonrpc":"2.0","method":"query","params":{{"contextId":"{context}","method":"m","argsJson":{deep}}}}}"#
+            ),
+            format!(
+                r#"{{"jsonrpc":"2.0","method":"query","params":{{"contextId":"{context}","method":"m","argsJson":"\ud800"}}}}"#
+            ),
+            format!(
+                r#"{{"jsonrpc":"2.0","method":"query","params":{{"contextId":"{context}","method":"m","argsJson":1e400}}}}"#
+            ),
+            format!(r#"[{{"jsonrpc":"2.0","method":"query","params":{params}}}]"#),
+        ];
+        for body in bodies {
+            let public = serde_json::from_slice::<Request>(body.as_bytes());
+            let read = parse_request(body.as_bytes());
+            assert_eq!(read.is_some(), public.is_ok(), "{body}: {public:?}");
+            if let (Some((id, kind, params)), Ok(public)) = (read, public) {
+                assert_eq!(id, public.id);
+                let (expected, call) = match public.call {
+                    RequestCall::Query(call) => ("query", call),
+                    RequestCall::Mutate(call) => ("mutate", call),
+                    RequestCall::Execute(call) => ("execute", call),
+                };
+                assert_eq!(kind.name(), expected);
+                assert_eq!(
+                    (params.context_id, params.method),
+                    (call.context_id, call.method)
+                );
+                assert_eq!(
+                    serde_json::from_slice::<Value>(&params.args).ok(),
+                    Some(call.args_json)
+                );
+            }
+        }
+    }
 }
