@@ -1,11 +1,13 @@
-//! The records node-store keeps as JSON (`crates/node-store/src/records.rs`,
-//! read by the store's private `decode` = `serde_json::from_slice`):
-//! `ApplicationRecord`, `ContextRecord`, `EventRecord`.
+//! The records node-store keeps: `ApplicationRecord` and `EventRecord` as
+//! JSON (read by the store's private `decode` = `serde_json::from_slice`),
+//! `ContextRecord` as the row of `ContextRecord::from_row` (binary, or the
+//! JSON of rows written before it).
 //!
-//! Input: byte 0 picks the record type, the rest is the JSON.
+//! Input: byte 0 picks the record type, the rest is the JSON or the row.
 //!
 //! Properties: no panic; a decoded record encodes and decodes to the same
-//! record; `ContextRecord::joined_at` answers for every member (its own
+//! record (a context record also as JSON, which the admin API and older
+//! rows use); `ContextRecord::joined_at` answers for every member (its own
 //! time, or `created_at` for members stored before join times were kept).
 
 #![no_main]
@@ -15,15 +17,21 @@ use libfuzzer_sys::fuzz_target;
 use node_store::{ApplicationRecord, ContextRecord, EventRecord};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&which, json)) = data.split_first() else {
+    let Some((&which, bytes)) = data.split_first() else {
         return;
     };
     match which % 3 {
         0 => {
-            let _ = roundtrip::<ApplicationRecord>(json);
+            let _ = roundtrip::<ApplicationRecord>(bytes);
         }
         1 => {
-            if let Some(record) = roundtrip::<ContextRecord>(json) {
+            let _ = roundtrip::<ContextRecord>(bytes);
+            if let Ok(record) = ContextRecord::from_row(bytes) {
+                assert_eq!(
+                    ContextRecord::from_row(&record.to_row()).as_ref(),
+                    Ok(&record),
+                    "a row decodes to the record it was encoded from"
+                );
                 for member in &record.members {
                     let joined = record.joined_at(member);
                     match record.joined_at.get(member) {
@@ -34,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         _ => {
-            if let Some(record) = roundtrip::<EventRecord>(json) {
+            if let Some(record) = roundtrip::<EventRecord>(bytes) {
                 let _ = record
                     .events
                     .iter()

@@ -10,6 +10,7 @@
 //! Only the `node` crate and the binary use this crate.
 
 mod auth;
+mod context_row;
 mod error;
 mod flush;
 pub mod records;
