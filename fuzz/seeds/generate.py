@@ -27,6 +27,23 @@ def j(value):
     return json.dumps(value, separators=(",", ":")).encode()
 
 
+def context_row():
+    """A context record's binary row (format 1, node-store's `context_row.rs`):
+    two members, a join time, two heads, a remote member and sharing."""
+    u32 = lambda n: struct.pack(">I", n)
+    u64 = lambda n: struct.pack(">Q", n)
+    text = lambda t: u32(len(t)) + t
+    a, b = bytes([3] * 32), bytes([4] * 32)
+    return (b"\x01" + bytes([1] * 32) + bytes([2] * 32) + bytes(32) + bytes([9] * 32)
+            + u64(8) + u64(9) + u64(7) + u64(10)
+            + u32(2) + a + b
+            + u32(1) + b + u64(8)
+            + u32(2) + a + u64(12) + b + u64(1)
+            + u32(1) + b
+            + b"\x01" + text(b"genesis") + u32(1) + text(b"invitation")
+            + u32(1) + text(b"/ip4/127.0.0.1/tcp/1"))
+
+
 def write(target, seeds):
     folder = os.path.join(HERE, target)
     os.makedirs(folder, exist_ok=True)
@@ -175,6 +192,7 @@ def main():
                      "last_time_ns": 0, "created_at": 0}),
         b"\x02" + j({"seq": 1, "transaction_hash": ZERO_ID, "root_hash": ZERO_ID,
                      "events": [["Note", list(b'{"a":1}')]]}),
+        b"\x01" + context_row(),
     ])
 
     write("runtime_host", runtime_programs())

@@ -5,7 +5,8 @@
 //! base58 text), and no text to format or parse. A row starts with a format byte; rows
 //! written before the binary format are JSON objects, whose first byte is
 //! `{`, and are still read. A context's row becomes binary at its next
-//! write.
+//! write; from then on a node of an earlier version refuses the store when
+//! it opens it (it reads every context record at open).
 //!
 //! Format 1, every integer big-endian:
 //!
@@ -20,8 +21,10 @@
 //! | remote members | u32 count, then 32 each |
 //! | sharing | `0` (none), or `1`, the genesis text, then invitations and peers, each a u32 count of texts |
 //!
-//! A text is a u32 length, then that many bytes of UTF-8. Nothing follows
-//! the last field.
+//! A text is a u32 length, then that many bytes of UTF-8. The members of
+//! each map and of the remote set come in strictly increasing order. Nothing
+//! follows the last field. A row that breaks any of this is refused, so a
+//! row has one reading, and a record one row.
 
 use std::collections::BTreeMap;
 
@@ -55,33 +58,49 @@ impl ContextRecord {
 
 /// The stored row of `record`.
 fn encode(record: &ContextRecord) -> Vec<u8> {
+    // Every field by name: a field added to the record does not compile
+    // here until the row has a place for it.
+    let ContextRecord {
+        id,
+        application_id,
+        root_hash,
+        last_transaction_hash,
+        last_seq,
+        last_time_ns,
+        created_at,
+        members,
+        joined_at,
+        event_bytes,
+        heads,
+        remote,
+        sharing,
+    } = record;
     let mut row = Row(Vec::with_capacity(
-        1 + 4 * 32 + 4 * 8 + 4 * 4 + 1 + record.members.len() * 32 + record.heads.len() * 40,
+        1 + 4 * 32 + 4 * 8 + 4 * 4 + 1 + members.len() * 32 + heads.len() * 40,
     ));
     row.0.push(FORMAT_1);
-    row.id(record.id.as_bytes());
-    row.id(record.application_id.as_bytes());
-    row.id(record.root_hash.as_bytes());
-    row.id(record.last_transaction_hash.as_bytes());
-    for number in [
-        record.last_seq,
-        record.last_time_ns,
-        record.created_at,
-        record.event_bytes,
-    ] {
+    row.id(id.as_bytes());
+    row.id(application_id.as_bytes());
+    row.id(root_hash.as_bytes());
+    row.id(last_transaction_hash.as_bytes());
+    for number in [*last_seq, *last_time_ns, *created_at, *event_bytes] {
         row.u64(number);
     }
-    row.keys(&record.members);
-    row.numbered(&record.joined_at);
-    row.numbered(&record.heads);
-    row.keys(&record.remote);
-    match &record.sharing {
+    row.keys(members);
+    row.numbered(joined_at);
+    row.numbered(heads);
+    row.keys(remote);
+    match sharing {
         None => row.0.push(0),
-        Some(sharing) => {
+        Some(Sharing {
+            genesis,
+            invitations,
+            peers,
+        }) => {
             row.0.push(1);
-            row.text(&sharing.genesis);
-            row.texts(&sharing.invitations);
-            row.texts(&sharing.peers);
+            row.text(genesis);
+            row.texts(invitations);
+            row.texts(peers);
         }
     }
     row.0
@@ -95,12 +114,9 @@ fn decode(row: &[u8]) -> Result<ContextRecord, String> {
     match row.first() {
         Some(&FORMAT_1) => {
             let mut fields = Fields(&row[1..]);
-            let record = fields.record().ok_or_else(|| {
-                format!(
-                    "a row of {} bytes that ends before its last field",
-                    row.len()
-                )
-            })?;
+            let record = fields
+                .record()
+                .map_err(|wrong| format!("a row of {} bytes with {wrong}", row.len()))?;
             if fields.0.is_empty() {
                 Ok(record)
             } else {
@@ -166,11 +182,16 @@ impl Row {
     }
 }
 
-/// The fields of a row not read yet. Every read is `None` past the end.
+/// What is wrong with a row's fields.
+type Wrong = &'static str;
+
+const TOO_SHORT: Wrong = "too few bytes for its fields";
+
+/// The fields of a row not read yet.
 struct Fields<'a>(&'a [u8]);
 
 impl Fields<'_> {
-    fn record(&mut self) -> Option<ContextRecord> {
+    fn record(&mut self) -> Result<ContextRecord, Wrong> {
         let id = ContextId::from_bytes(self.id()?);
         let application_id = ApplicationId::from_bytes(self.id()?);
         let root_hash = Hash::from_bytes(self.id()?);
@@ -179,10 +200,12 @@ impl Fields<'_> {
         let last_time_ns = self.u64()?;
         let created_at = self.u64()?;
         let event_bytes = self.u64()?;
-        let members = self.keys()?;
+        let members = (0..self.count(32)?)
+            .map(|_| self.id().map(PublicKey::from_bytes))
+            .collect::<Result<_, _>>()?;
         let joined_at = self.numbered()?;
         let heads = self.numbered()?;
-        let remote = self.keys()?;
+        let remote = self.ordered(0, |_| Ok(()))?.into_keys().collect();
         let sharing = match self.take(1)? {
             [0] => None,
             [1] => Some(Sharing {
@@ -190,9 +213,9 @@ impl Fields<'_> {
                 invitations: self.texts()?,
                 peers: self.texts()?,
             }),
-            _ => return None,
+            _ => return Err("a sharing tag that is neither 0 nor 1"),
         };
-        Some(ContextRecord {
+        Ok(ContextRecord {
             id,
             application_id,
             root_hash,
@@ -209,49 +232,68 @@ impl Fields<'_> {
         })
     }
 
-    fn take(&mut self, length: usize) -> Option<&[u8]> {
-        let (taken, rest) = self.0.split_at_checked(length)?;
+    fn take(&mut self, length: usize) -> Result<&[u8], Wrong> {
+        let (taken, rest) = self.0.split_at_checked(length).ok_or(TOO_SHORT)?;
         self.0 = rest;
-        Some(taken)
+        Ok(taken)
     }
 
-    fn id(&mut self) -> Option<[u8; 32]> {
-        self.take(32)?.try_into().ok()
+    fn id(&mut self) -> Result<[u8; 32], Wrong> {
+        Ok(self.take(32)?.try_into().expect("32 bytes"))
     }
 
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_be_bytes(self.take(8)?.try_into().ok()?))
+    fn u64(&mut self) -> Result<u64, Wrong> {
+        Ok(u64::from_be_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
 
     /// A count of items of at least `least` bytes each: never more than the
     /// rest of the row can hold, so a corrupt count allocates nothing.
-    fn count(&mut self, least: usize) -> Option<usize> {
-        let count = usize::try_from(u32::from_be_bytes(self.take(4)?.try_into().ok()?)).ok()?;
-        (count.checked_mul(least)? <= self.0.len()).then_some(count)
+    fn count(&mut self, least: usize) -> Result<usize, Wrong> {
+        let count = u32::from_be_bytes(self.take(4)?.try_into().expect("4 bytes"));
+        usize::try_from(count)
+            .ok()
+            .filter(|count| {
+                count
+                    .checked_mul(least)
+                    .is_some_and(|bytes| bytes <= self.0.len())
+            })
+            .ok_or(TOO_SHORT)
     }
 
-    fn keys<C: FromIterator<PublicKey>>(&mut self) -> Option<C> {
-        let count = self.count(32)?;
-        (0..count)
-            .map(|_| self.id().map(PublicKey::from_bytes))
-            .collect()
+    /// A map keyed by members, each key followed by what `value` reads (of
+    /// at least `least` bytes). Keys come in strictly increasing order, as
+    /// they are written, so a row has one reading and one writing.
+    fn ordered<V>(
+        &mut self,
+        least: usize,
+        mut value: impl FnMut(&mut Self) -> Result<V, Wrong>,
+    ) -> Result<BTreeMap<PublicKey, V>, Wrong> {
+        let count = self.count(32 + least)?;
+        let mut map = BTreeMap::new();
+        for _ in 0..count {
+            let key = PublicKey::from_bytes(self.id()?);
+            if map.last_key_value().is_some_and(|(last, _)| *last >= key) {
+                return Err("members out of order or repeated");
+            }
+            let read = value(self)?;
+            map.insert(key, read);
+        }
+        Ok(map)
     }
 
-    fn numbered(&mut self) -> Option<BTreeMap<PublicKey, u64>> {
-        let count = self.count(40)?;
-        (0..count)
-            .map(|_| Some((PublicKey::from_bytes(self.id()?), self.u64()?)))
-            .collect()
+    fn numbered(&mut self) -> Result<BTreeMap<PublicKey, u64>, Wrong> {
+        self.ordered(8, Self::u64)
     }
 
-    fn text(&mut self) -> Option<String> {
+    fn text(&mut self) -> Result<String, Wrong> {
         let length = self.count(1)?;
-        String::from_utf8(self.take(length)?.to_vec()).ok()
+        String::from_utf8(self.take(length)?.to_vec()).map_err(|_| "a text that is not UTF-8")
     }
 
-    fn texts(&mut self) -> Option<Vec<String>> {
-        let count = self.count(4)?;
-        (0..count).map(|_| self.text()).collect()
+    fn texts(&mut self) -> Result<Vec<String>, Wrong> {
+        (0..self.count(4)?).map(|_| self.text()).collect()
     }
 }
 
@@ -363,9 +405,44 @@ mod tests {
             - 2 * 4
             - "genesis".len();
         assert_eq!(&row[genesis..genesis + 7], b"genesis");
-        let mut invalid = row;
+        let mut invalid = row.clone();
         invalid[genesis] = 0xff;
-        assert!(decode(&invalid).is_err());
+        assert!(decode(&invalid).unwrap_err().contains("not UTF-8"));
+        // The sharing tag, just before the genesis text's length.
+        let mut tagged = row;
+        tagged[genesis - 5] = 2;
+        assert!(decode(&tagged).unwrap_err().contains("sharing tag"));
+    }
+
+    /// A row has one reading: members of a map that repeat or come out of
+    /// order are refused, not merged, so a decoded row encodes to itself.
+    #[test]
+    fn map_keys_out_of_order_are_refused() {
+        let member = PublicKey::from_bytes([3; 32]);
+        let other = PublicKey::from_bytes([4; 32]);
+        let record = ContextRecord {
+            heads: [(member, 12), (other, 1)].into(),
+            remote: [member, other].into(),
+            ..plain()
+        };
+        let row = encode(&record);
+        let heads = 1 + 4 * 32 + 4 * 8 + (4 + 32) + 4 + 4;
+        assert_eq!(&row[heads..heads + 32], member.as_bytes());
+        let remote = heads + 2 * 40 + 4;
+        assert_eq!(&row[remote..remote + 32], member.as_bytes());
+        for (first, second) in [(heads, heads + 40), (remote, remote + 32)] {
+            let mut swapped = row.clone();
+            swapped[first..first + 32].copy_from_slice(other.as_bytes());
+            swapped[second..second + 32].copy_from_slice(member.as_bytes());
+            assert!(
+                decode(&swapped).unwrap_err().contains("out of order"),
+                "swapped at {first}"
+            );
+            let mut repeated = row.clone();
+            repeated[second..second + 32].copy_from_slice(member.as_bytes());
+            assert!(decode(&repeated).unwrap_err().contains("repeated"));
+        }
+        assert_eq!(encode(&decode(&row).expect("decodes")), row);
     }
 
     /// A record as a member's calls leave it: under 60% of the JSON.

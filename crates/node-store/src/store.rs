@@ -563,7 +563,7 @@ fn apply(
         let bytes = context.to_row();
         contexts.insert(id.as_slice(), bytes.as_slice())?;
         // Encoding a record is reversed exactly by decoding it
-        // (`a_context_record_decodes_to_what_was_encoded`).
+        // (`context_row::tests::a_row_decodes_to_the_record_it_was_encoded_from`).
         decoded.remember(commit.context.id, &bytes, context);
         results.push(Ok(()));
     }

@@ -13,7 +13,8 @@ pub(crate) const APPLICATIONS: TableDefinition<'_, &[u8], &[u8]> =
     TableDefinition::new("applications");
 /// `blob id ‖ engine fingerprint (u64 BE) → serialized compiled module`.
 pub(crate) const COMPILED: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("compiled");
-/// `context id → ContextRecord (JSON)`.
+/// `context id → ContextRecord` (a binary row, `context_row.rs`; rows stored
+/// as JSON by earlier versions are still read).
 pub(crate) const CONTEXTS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("contexts");
 /// `context id ‖ key → value`.
 pub(crate) const STATE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("state");
