@@ -191,44 +191,33 @@ const TOO_SHORT: Wrong = "too few bytes for its fields";
 struct Fields<'a>(&'a [u8]);
 
 impl Fields<'_> {
+    /// The record, its fields read in the row's order (a struct
+    /// expression evaluates its fields in the order they are written).
     fn record(&mut self) -> Result<ContextRecord, Wrong> {
-        let id = ContextId::from_bytes(self.id()?);
-        let application_id = ApplicationId::from_bytes(self.id()?);
-        let root_hash = Hash::from_bytes(self.id()?);
-        let last_transaction_hash = Hash::from_bytes(self.id()?);
-        let last_seq = self.u64()?;
-        let last_time_ns = self.u64()?;
-        let created_at = self.u64()?;
-        let event_bytes = self.u64()?;
-        let members = (0..self.count(32)?)
-            .map(|_| self.id().map(PublicKey::from_bytes))
-            .collect::<Result<_, _>>()?;
-        let joined_at = self.numbered()?;
-        let heads = self.numbered()?;
-        let remote = self.ordered(0, |_| Ok(()))?.into_keys().collect();
-        let sharing = match self.take(1)? {
-            [0] => None,
-            [1] => Some(Sharing {
-                genesis: self.text()?,
-                invitations: self.texts()?,
-                peers: self.texts()?,
-            }),
-            _ => return Err("a sharing tag that is neither 0 nor 1"),
-        };
         Ok(ContextRecord {
-            id,
-            application_id,
-            root_hash,
-            last_transaction_hash,
-            last_seq,
-            last_time_ns,
-            created_at,
-            members,
-            joined_at,
-            event_bytes,
-            heads,
-            remote,
-            sharing,
+            id: ContextId::from_bytes(self.id()?),
+            application_id: ApplicationId::from_bytes(self.id()?),
+            root_hash: Hash::from_bytes(self.id()?),
+            last_transaction_hash: Hash::from_bytes(self.id()?),
+            last_seq: self.u64()?,
+            last_time_ns: self.u64()?,
+            created_at: self.u64()?,
+            event_bytes: self.u64()?,
+            members: (0..self.count(32)?)
+                .map(|_| self.id().map(PublicKey::from_bytes))
+                .collect::<Result<_, _>>()?,
+            joined_at: self.numbered()?,
+            heads: self.numbered()?,
+            remote: self.ordered(0, |_| Ok(()))?.into_keys().collect(),
+            sharing: match self.take(1)? {
+                [0] => None,
+                [1] => Some(Sharing {
+                    genesis: self.text()?,
+                    invitations: self.texts()?,
+                    peers: self.texts()?,
+                }),
+                _ => return Err("a sharing tag that is neither 0 nor 1"),
+            },
         })
     }
 
