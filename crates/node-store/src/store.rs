@@ -58,17 +58,17 @@ impl DecodedContexts {
             return Ok(record.clone());
         }
         let record = decode_context(bytes)?;
-        self.remember(*id, bytes, record.clone());
+        self.remember(*id, bytes.into(), record.clone());
         Ok(record)
     }
 
     /// Keeps `record` as what `bytes`, the row of context `id`, decode to.
-    fn remember(&self, id: ContextId, bytes: &[u8], record: ContextRecord) {
+    fn remember(&self, id: ContextId, bytes: Box<[u8]>, record: ContextRecord) {
         let mut decoded = self.lock();
         if decoded.len() >= DECODED_KEPT {
             decoded.clear();
         }
-        decoded.insert(id, (bytes.into(), record));
+        decoded.insert(id, (bytes, record));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Decoded> {
@@ -564,7 +564,7 @@ fn apply(
         contexts.insert(id.as_slice(), bytes.as_slice())?;
         // Encoding a record is reversed exactly by decoding it
         // (`context_row::tests::a_row_decodes_to_the_record_it_was_encoded_from`).
-        decoded.remember(commit.context.id, &bytes, context);
+        decoded.remember(commit.context.id, bytes.into(), context);
         results.push(Ok(()));
     }
     Ok(results)

@@ -190,14 +190,12 @@ struct IncomingParams<'a> {
     substitute: Vec<String>,
 }
 
-/// A parsed call.
-struct Params {
-    context_id: ContextId,
-    method: String,
-    /// The arguments, JSON text.
-    args: Vec<u8>,
-    executor_public_key: Option<PublicKey>,
-    substitute: Vec<String>,
+impl IncomingParams<'_> {
+    /// The arguments as the JSON text they came as, which the application
+    /// gets unchanged; `null` when there were none.
+    fn args(&self) -> &str {
+        self.args_json.unwrap_or(RawValue::NULL).get()
+    }
 }
 
 /// JSON that a [`Value`] would take: nesting within `serde_json`'s limit,
@@ -253,30 +251,16 @@ impl<'de> serde::de::Visitor<'de> for Valid {
     }
 }
 
-/// Reads a request: its id, method and call; `None` when it is not one.
-fn parse_request(body: &[u8]) -> Option<(RequestId, Kind, Params)> {
-    let incoming = serde_json::from_slice::<Incoming<'_>>(body)
+/// Reads a request, its arguments checked [`Valid`]; `None` when it is not one.
+fn parse_request(body: &[u8]) -> Option<Incoming<'_>> {
+    serde_json::from_slice::<Incoming<'_>>(body)
         .ok()
         .filter(|request| {
             request
                 .params
                 .args_json
                 .is_none_or(|args| serde_json::from_str::<Valid>(args.get()).is_ok())
-        });
-    let request = incoming?;
-    let params = request.params;
-    let args = params.args_json.unwrap_or(RawValue::NULL).get();
-    Some((
-        request.id,
-        request.method,
-        Params {
-            context_id: params.context_id,
-            method: params.method,
-            args: args.as_bytes().to_vec(),
-            executor_public_key: params.executor_public_key,
-            substitute: params.substitute,
-        },
-    ))
+        })
 }
 
 /// A successful response, the output as the application returned it (the
@@ -394,7 +378,13 @@ async fn answer(
             return Answer::refused("bad_body", rejection.status(), rejection.body_text());
         }
     };
-    let Some((id, kind, params)) = parse_request(&body) else {
+    let Some(Incoming {
+        id,
+        method: kind,
+        params,
+        ..
+    }) = parse_request(&body)
+    else {
         return unparsed(&body);
     };
     let method = kind.name();
@@ -484,7 +474,7 @@ async fn call(
     state: &JsonRpcState,
     caller: &Caller,
     kind: Kind,
-    params: Params,
+    params: IncomingParams<'_>,
 ) -> Result<Success, Failure> {
     let write = !matches!(kind, Kind::Query);
     if !params.substitute.is_empty() {
@@ -495,7 +485,7 @@ async fn call(
         .into());
     }
     let executor = executor(caller, params.context_id, params.executor_public_key)?;
-    let args = params.args;
+    let args = params.args().as_bytes().to_vec();
     let context = params.context_id;
     let method = params.method;
     let output = if write {
@@ -588,7 +578,16 @@ mod tests {
             let public = serde_json::from_slice::<Request>(body.as_bytes());
             let read = parse_request(body.as_bytes());
             assert_eq!(read.is_some(), public.is_ok(), "{body}: {public:?}");
-            if let (Some((id, kind, params)), Ok(public)) = (read, public) {
+            if let (
+                Some(Incoming {
+                    id,
+                    method: kind,
+                    params,
+                    ..
+                }),
+                Ok(public),
+            ) = (read, public)
+            {
                 assert_eq!(id, public.id);
                 let (expected, call) = match public.call {
                     RequestCall::Query(call) => ("query", call),
@@ -597,12 +596,12 @@ mod tests {
                 };
                 assert_eq!(kind.name(), expected);
                 assert_eq!(
-                    (params.context_id, params.method),
-                    (call.context_id, call.method)
+                    serde_json::from_str::<Value>(params.args()).ok(),
+                    Some(call.args_json)
                 );
                 assert_eq!(
-                    serde_json::from_slice::<Value>(&params.args).ok(),
-                    Some(call.args_json)
+                    (params.context_id, params.method),
+                    (call.context_id, call.method)
                 );
             }
         }
